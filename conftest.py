@@ -1,0 +1,69 @@
+"""Fixtures every app's tests share: an isolated Redis database, real subprocesses, an ASGI server."""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+from tickstock_ops import redis_client, testing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_redis():
+    """Each test run gets its own Redis database number and Channels prefix, so runs never collide."""
+    base_url = settings.REDIS_URL
+    db = testing.claim_redis_db(base_url)
+    settings.REDIS_URL = testing.redis_url_with_db(base_url, db)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test{os.getpid()}", "capacity": 5000},
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    redis_client._client_for.cache_clear()
+    yield settings.REDIS_URL
+    testing.release_redis_db(base_url, db)
+
+
+@pytest.fixture
+def redis_conn(isolated_redis):
+    client = redis_client.get_redis()
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def asgi_server(transactional_db, isolated_redis):
+    """The real ASGI server (daphne) on a free port, against the test database and Redis."""
+    port = testing.free_port()
+    process = testing.start_module("daphne", "-b", "127.0.0.1", "-p", str(port), "tickstock_ops.asgi:application")
+    testing.wait_for_port(port, process=process)
+    yield f"127.0.0.1:{port}"
+    testing.stop(process)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but Debian's chromium is not installed (apt-get install chromium)")
+        pytest.skip("no chromium on this machine: browser tests need Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        yield instance
+        instance.close()
+

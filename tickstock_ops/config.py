@@ -1,0 +1,103 @@
+"""Reading the environment (CONTRACT §1) into settings, with one clear line per mistake."""
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+
+class ConfigError(Exception):
+    """A malformed environment variable; the message names it."""
+
+
+def env_flag(env: dict, name: str, default: bool = False) -> bool:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean (use 1/0, true/false)")
+
+
+def env_number(env: dict, name: str, default: float) -> float:
+    value = env.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a number") from None
+    if number < 0:
+        raise ConfigError(f"{name}={value!r} must not be negative")
+    return number
+
+
+def database_config(env: dict, var_dir: Path) -> dict:
+    url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'tickstock.sqlite3'}"
+    scheme = urlsplit(url).scheme
+    if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
+        raise ConfigError(
+            f"DATABASE_URL={url!r} is malformed: expected postgres://user:pass@host:port/db or sqlite:///path"
+        )
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except Exception as error:  # dj-database-url raises several types for bad URLs
+        raise ConfigError(f"DATABASE_URL={url!r} is malformed: {error}") from None
+    if scheme != "sqlite" and not config.get("NAME"):
+        raise ConfigError(f"DATABASE_URL={url!r} is malformed: it names no database")
+    if scheme == "sqlite":
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        # A file, not :memory:, so that processes a test starts (workers, the ASGI server) share it.
+        config["TEST"] = {"NAME": str(var_dir / f"test-{os.getpid()}.sqlite3")}
+    return config
+
+
+def redis_url(env: dict) -> str | None:
+    """The configured Redis URL, or None when the embedded server should be used."""
+    url = env.get("REDIS_URL")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme in {"redis", "rediss"}:
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ConfigError(f"REDIS_URL={url!r} is malformed: bad port") from None
+        if not parts.hostname:
+            raise ConfigError(f"REDIS_URL={url!r} is malformed: no host")
+        db = parts.path.lstrip("/")
+        if db and not db.isdigit():
+            raise ConfigError(f"REDIS_URL={url!r} is malformed: the database must be a number")
+        return url
+    if parts.scheme == "unix" and parts.path:
+        return url
+    raise ConfigError(f"REDIS_URL={url!r} is malformed: expected redis://host:port/db or unix:///path")
+
+
+def exit_on_config_error(error: ConfigError) -> None:
+    sys.stderr.write(f"configuration error: {error}\n")
+    raise SystemExit(2)
+
+
+def run_management_command(argv: list[str]) -> None:
+    """manage.py's entry point: a database that cannot be reached is one line, not a traceback."""
+    from django.core.management import execute_from_command_line
+    from django.db import OperationalError
+
+    try:
+        execute_from_command_line(argv)
+    except OperationalError as error:
+        if "DATABASE_URL" in os.environ:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            sys.stderr.write(f"DATABASE_URL: cannot use the database: {first_line}\n")
+            raise SystemExit(2) from None
+        raise

@@ -1,0 +1,64 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from tickstock_ops import bootstrap, embedded_redis
+
+
+class Command(BaseCommand):
+    help = "Migrate, set up, and run the whole system: ASGI web server (HTTP + WebSocket) and the django-q2 cluster."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+
+    def handle(self, *args, host: str, port: int, no_demo: bool, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        bootstrap.ensure_schedules()
+        if not no_demo and os.environ.get("TICKSTOCK_DEMO", "1") != "0":
+            bootstrap.load_demo_data()
+        username, password = bootstrap.ensure_admin(os.environ)
+
+        env = {**os.environ, "REDIS_URL": settings.REDIS_URL}
+        python = sys.executable
+        children = [
+            subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "tickstock_ops.asgi:application"],
+                             env=env),
+            subprocess.Popen([python, "manage.py", "qcluster"], env=env, cwd=settings.BASE_DIR),
+        ]
+        redis_note = "embedded Redis at " + settings.REDIS_URL if settings.EMBEDDED_REDIS else settings.REDIS_URL
+        self.stdout.write(self.style.SUCCESS(
+            f"\nTickStock Ops on http://{host}:{port}/  (database: {settings.DATABASES['default']['ENGINE']}, "
+            f"redis: {redis_note})\n"
+            f"admin login: {username} / {password or '(as set before)'}\nCtrl-C stops everything.\n"
+        ))
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(child.poll() is None for child in children):
+                time.sleep(0.5)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            if settings.EMBEDDED_REDIS:
+                embedded_redis.stop(settings.VAR_DIR)
+            self.stdout.write("stopped")

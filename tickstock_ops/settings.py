@@ -1,0 +1,163 @@
+"""Settings from the environment (CONTRACT §1); with nothing set, SQLite and an embedded Redis under var/."""
+
+import os
+from pathlib import Path
+
+from tickstock_ops import config, embedded_redis
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("TICKSTOCK_VAR_DIR", BASE_DIR / "var"))
+ENV = os.environ
+
+try:
+    DEBUG = config.env_flag(ENV, "DEBUG")
+    SECRET_KEY = ENV.get("SECRET_KEY") or ("dev-only-insecure-key" if DEBUG else "")
+    if not SECRET_KEY:
+        raise config.ConfigError("SECRET_KEY must be set when DEBUG is off")
+    DATABASES = {"default": config.database_config(ENV, VAR_DIR)}
+    REDIS_URL = config.redis_url(ENV)
+    POLYGON_REQUESTS_PER_MINUTE = config.env_number(ENV, "POLYGON_REQUESTS_PER_MINUTE", 5)
+    SEC_REQUESTS_PER_SECOND = config.env_number(ENV, "SEC_REQUESTS_PER_SECOND", 10)
+except config.ConfigError as error:
+    config.exit_on_config_error(error)
+
+EMBEDDED_REDIS = REDIS_URL is None
+if EMBEDDED_REDIS:
+    embedded_redis.ensure_running(VAR_DIR)
+    REDIS_URL = embedded_redis.url_for(VAR_DIR)
+
+ALLOWED_HOSTS = [h.strip() for h in ENV.get("ALLOWED_HOSTS", "").split(",") if h.strip()] or (
+    ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
+)
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in ENV.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_q",
+    "simple_history",
+    "tickstock_ops",
+    "monitors.ipo",
+    "monitors.quality",
+    "equity_rules",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "tickstock_ops.urls"
+WSGI_APPLICATION = "tickstock_ops.wsgi.application"
+ASGI_APPLICATION = "tickstock_ops.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = DEBUG
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = config.env_flag(ENV, "SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(ENV.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": ENV.get("CHANNELS_PREFIX", "asgi"), "capacity": 1000},
+    }
+}
+
+# The ORM broker: unlike django-q2's Redis broker it keeps a task until a worker acknowledges it,
+# so a cluster killed mid-task loses nothing (the task is handed out again after `retry` seconds).
+Q_CLUSTER = {
+    "name": "tickstock",
+    "orm": "default",
+    "workers": int(ENV.get("Q_WORKERS", "2")),
+    "timeout": 300,
+    "retry": 360,
+    "max_attempts": 3,
+    "catch_up": False,
+    "poll": 0.5,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "label": "Tasks",
+}
+
+# Events (CONTRACT §2)
+EVENTS_STREAM_MAXLEN = int(ENV.get("EVENTS_STREAM_MAXLEN", "100000"))
+EVENTS_DEDUPE_TTL_SECONDS = int(ENV.get("EVENTS_DEDUPE_TTL_SECONDS", "86400"))
+EVENTS_OUTBOX_RETENTION_DAYS = int(ENV.get("EVENTS_OUTBOX_RETENTION_DAYS", "7"))
+DASHBOARD_GROUP = "dashboard"
+HEALTH_MAX_OUTBOX_LAG_SECONDS = int(ENV.get("HEALTH_MAX_OUTBOX_LAG_SECONDS", "120"))
+
+# Sources (CONTRACT §1)
+POLYGON_API_KEY = ENV.get("POLYGON_API_KEY", "")
+POLYGON_BASE_URL = ENV.get("POLYGON_BASE_URL", "https://api.polygon.io")
+SEC_USER_AGENT = ENV.get("SEC_USER_AGENT", "TickStock Ops ops@example.com")
+SEC_BASE_URL = ENV.get("SEC_BASE_URL", "https://www.sec.gov")
+SEC_DATA_URL = ENV.get("SEC_DATA_URL", "https://data.sec.gov")
+NASDAQ_BASE_URL = ENV.get("NASDAQ_BASE_URL", "https://api.nasdaq.com")
+NEWS_FEED_URLS = [u.strip() for u in ENV.get("NEWS_FEED_URLS", "").split(",") if u.strip()]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": ENV.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,99 @@
+"""Helpers for tests that run real processes: free ports, their environment, waiting for them."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, f"db={db}", ""))
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
+
+
+def claim_redis_db(url: str, candidates: range = range(8, 16)) -> int:
+    """A Redis database number no other test run is using; released by `release_redis_db`."""
+    for db in candidates:
+        client = redis.Redis.from_url(redis_url_with_db(url, db))
+        if client.set("tickstock:test-run", os.getpid(), nx=True, ex=3 * 3600):
+            client.flushdb()
+            client.set("tickstock:test-run", os.getpid(), ex=3 * 3600)
+            return db
+    raise RuntimeError(f"every Redis database {candidates.start}-{candidates.stop - 1} is in use by another test run")
+
+
+def release_redis_db(url: str, db: int) -> None:
+    redis.Redis.from_url(redis_url_with_db(url, db)).flushdb()
+
+
+def database_url() -> str:
+    """The URL of the database the tests are using right now (the test database, not the configured one)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "") + "@" if db.get("USER") else ""
+    return f"postgres://{auth}{host}:{port}/{db['NAME']}"
+
+
+def process_env(**extra: str) -> dict:
+    """Environment for a subprocess that must see the test database and the test Redis."""
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL, "DEBUG": "1",
+           "CHANNELS_PREFIX": settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"], "PYTHONUNBUFFERED": "1"}
+    env.update(extra)
+    return env
+
+
+def manage(*args: str, env: dict | None = None, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR,
+                            env=env or process_env(), **popen)
+
+
+def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def start_module(module: str, *args: str, env: dict | None = None, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", module, *args], cwd=BASE_DIR, env=env or process_env(), **popen)
+
+
+def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR,
+                          env=env or process_env(), capture_output=True, text=True, timeout=timeout)
