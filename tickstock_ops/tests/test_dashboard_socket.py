@@ -1,0 +1,72 @@
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.test import Client
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tickstock_ops import events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_cookie(staff: bool = True) -> str:
+    user = get_user_model().objects.create_user("operator", password="pw-for-tests-only", is_staff=staff)
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def open_socket(server: str, cookie: str | None, origin: str | None = None):
+    headers = {"Origin": origin or f"http://{server}"}
+    if cookie:
+        headers["Cookie"] = cookie
+    return connect(f"ws://{server}/ws/dashboard/", additional_headers=headers, open_timeout=5)
+
+
+def test_a_staff_browser_receives_events_live(asgi_server):
+    with open_socket(asgi_server, session_cookie()) as socket:
+        socket.send(json.dumps({"resync_after": None}))
+        assert json.loads(socket.recv(timeout=5))["resync"] is True
+
+        with transaction.atomic():
+            event = events.publish("tickstock.ipo.detected", {"ticker": "LIVE"})
+
+        message = json.loads(socket.recv(timeout=5))
+    [item] = message["events"]
+    assert item["event"]["id"] == str(event.event_id)
+    assert item["event"]["payload"] == {"ticker": "LIVE"}
+    assert item["seq"] == event.id
+
+
+def test_a_reconnecting_browser_gets_what_it_missed(asgi_server):
+    cookie = session_cookie()
+    with transaction.atomic():
+        seen = events.publish("tickstock.ipo.detected", {"ticker": "SEEN"})
+        missed = [events.publish("tickstock.ipo.detected", {"ticker": f"MISSED{n}"}) for n in range(3)]
+
+    with open_socket(asgi_server, cookie) as socket:
+        socket.send(json.dumps({"resync_after": seen.id}))
+        message = json.loads(socket.recv(timeout=5))
+
+    assert [item["event"]["id"] for item in message["events"]] == [str(e.event_id) for e in missed]
+
+
+def test_an_anonymous_visitor_is_refused(asgi_server):
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(asgi_server, cookie=None)
+    assert refused.value.response.status_code == 403
+
+
+def test_a_logged_in_user_who_is_not_staff_is_refused(asgi_server):
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(asgi_server, session_cookie(staff=False))
+    assert refused.value.response.status_code == 403
+
+
+def test_a_foreign_origin_is_refused_even_with_a_staff_session(asgi_server):
+    with pytest.raises(InvalidStatus) as refused:
+        open_socket(asgi_server, session_cookie(), origin="http://evil.example")
+    assert refused.value.response.status_code == 403
