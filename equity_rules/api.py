@@ -2,16 +2,43 @@
 
 from decimal import Decimal
 
+from django.db import transaction
+
+from equity_rules.models import EquityType, Security
+
 
 def current_rules(equity_type: str) -> dict | None:
     """The committed `processing_rules` of an equity type as of now (never a stale cache), or None if unknown.
 
     Keys of equity types: etf, common_stock, adr, reit, preferred, closed_end_fund, warrant, unit.
     """
-    raise NotImplementedError("implemented by the rules engine (issue 4)")
+    return EquityType.objects.filter(equity_type=equity_type).values_list("processing_rules", flat=True).first()
 
 
 def upsert_security(symbol: str, *, name: str, equity_type: str, exchange: str, sector: str | None = None,
                     average_volume: Decimal | None = None, listing_date=None) -> None:
-    """Add or update a security in the universe; IPOs call this when they start trading."""
-    raise NotImplementedError("implemented by the rules engine (issue 4)")
+    """Add or update a security in the universe; IPOs call this when they start trading.
+
+    Attributes not given (None) keep their stored value, so a partial update never erases what an operator
+    entered. An unknown equity type is a LookupError naming the known ones.
+    """
+    kind = EquityType.objects.filter(equity_type=equity_type).first()
+    if kind is None:
+        known = ", ".join(EquityType.objects.values_list("equity_type", flat=True))
+        raise LookupError(f"unknown equity type {equity_type!r} for {symbol}; known: {known}")
+    symbol = symbol.strip().upper()
+    if not symbol:
+        raise ValueError("symbol must not be empty")
+    with transaction.atomic():
+        security, _ = Security.objects.select_for_update().get_or_create(
+            symbol=symbol, defaults={"name": name, "equity_type": kind, "exchange": exchange}
+        )
+        security.name, security.equity_type, security.exchange = name, kind, exchange
+        if sector is not None:
+            security.sector = sector
+        if average_volume is not None:
+            security.average_volume = Decimal(average_volume)
+        if listing_date is not None:
+            security.listing_date = listing_date
+        security.full_clean(validate_unique=False)
+        security.save()

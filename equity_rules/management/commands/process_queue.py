@@ -1,0 +1,29 @@
+from django.core.management.base import BaseCommand
+
+from equity_rules.worker import Worker
+from tickstock_ops import events
+
+
+class Command(BaseCommand):
+    help = "Work the equity processing queue: claim jobs by priority and due time, apply the current rules."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="stop when no job is due")
+        parser.add_argument("--max-seconds", type=float, help="stop after this long")
+        parser.add_argument("--max-jobs", type=int, help="stop after finishing this many jobs")
+        parser.add_argument("--batch", type=int, help="jobs per claim")
+        parser.add_argument("--lease", type=float, help="seconds a claim is held before another worker may take it")
+        parser.add_argument("--poll", type=float, help="seconds to wait when no job is due")
+        parser.add_argument("--name", help="worker name shown on claimed jobs (default host:pid)")
+
+    def handle(self, *args, **options):
+        worker = Worker(options["name"], batch_size=options["batch"], lease_seconds=options["lease"],
+                        poll_seconds=options["poll"])
+        worker.install_signal_handlers()
+        totals = worker.run(once=options["once"], max_seconds=options["max_seconds"], max_jobs=options["max_jobs"])
+        self.stdout.write(f"{worker.name}: {totals.processed} processed, {totals.retried} to retry, "
+                          f"{totals.dead} dead-lettered, {totals.rescued} rescued from expired leases, "
+                          f"{totals.lost_lease} lost to another worker")
+        waiting = events.pending_count()
+        if waiting:
+            self.stderr.write(f"{waiting} events wait in the outbox")

@@ -1,0 +1,95 @@
+"""Rules as versioned data: saving announces the change, rollback restores an old version as a new one,
+and a diff shows what changed between two versions, key by key."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from equity_rules.models import EquityType, StaleRulesError
+from tickstock_ops.events import publish
+
+RULE_FIELDS = ["name", "processing_rules", "priority_level", "retry_config", "performance_targets"]
+
+
+def announce(equity_type: EquityType, previous_version: int | None) -> None:
+    """Publish `tickstock.config.rules_updated` in the saving transaction (called by EquityType.save)."""
+    record = equity_type.history.order_by("-history_id").select_related("history_user").first()
+    user = record.history_user if record is not None else None
+    publish("tickstock.config.rules_updated", {
+        "equity_type": equity_type.equity_type,
+        "version": equity_type.version,
+        "previous_version": previous_version,
+        "changed_by": user.get_username() if user is not None else "system",
+        "change_reason": record.history_change_reason if record is not None else None,
+    })
+
+
+def stale_message(pk: int, based_on: int) -> str:
+    latest = EquityType.history.filter(id=pk).order_by("-history_id").select_related("history_user").first()
+    if latest is None:
+        return f"Not saved: these rules were deleted while you were editing version {based_on}."
+    who = latest.history_user.get_username() if latest.history_user else "a process"
+    when = latest.history_date.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (f"Not saved: {latest.equity_type} was changed to version {latest.version} by {who} at {when} "
+            f"while you were editing version {based_on}. Reload to see that change, then apply yours again.")
+
+
+def save(equity_type: EquityType, *, user=None, reason: str = "") -> EquityType:
+    """Save an edit made on `equity_type.version`; StaleRulesError if another save came first."""
+    equity_type._history_user = user
+    equity_type._change_reason = reason or None
+    equity_type.save()
+    return equity_type
+
+
+def rollback(key: str, to_version: int, *, user=None, based_on_version: int | None = None) -> EquityType:
+    """Make version `to_version` current again, as a new version (history is never rewritten)."""
+    with transaction.atomic():
+        equity_type = EquityType.objects.select_for_update().get(equity_type=key)
+        if based_on_version is not None and equity_type.version != based_on_version:
+            raise StaleRulesError(stale_message(equity_type.pk, based_on_version))
+        old = version_record(equity_type, to_version)
+        for field in RULE_FIELDS:
+            setattr(equity_type, field, getattr(old, field))
+        return save(equity_type, user=user, reason=f"rollback to version {to_version}")
+
+
+def version_record(equity_type: EquityType, version: int):
+    record = equity_type.history.filter(version=version).order_by("-history_id").first()
+    if record is None:
+        raise LookupError(f"{equity_type.equity_type} has no version {version}")
+    return record
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    old: object
+    new: object
+
+    @property
+    def kind(self) -> str:
+        if self.old is _MISSING:
+            return "added"
+        if self.new is _MISSING:
+            return "removed"
+        return "changed"
+
+
+_MISSING = type("Missing", (), {"__repr__": lambda self: "—", "__str__": lambda self: "—"})()
+
+
+def diff(old, new) -> list[Change]:
+    """Changed leaves between two versions (historical records or EquityType rows), as dotted paths."""
+    changes: list[Change] = []
+    for field in RULE_FIELDS:
+        _diff_value(field, getattr(old, field), getattr(new, field), changes)
+    return changes
+
+
+def _diff_value(path: str, old, new, changes: list[Change]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in list(old) + [key for key in new if key not in old]:
+            _diff_value(f"{path}.{key}", old.get(key, _MISSING), new.get(key, _MISSING), changes)
+    elif old != new or type(old) is not type(new):
+        changes.append(Change(path, old, new))

@@ -1,0 +1,93 @@
+"""The worker loop shared by `manage.py process_queue` and the django-q2 task: claim, process, repeat."""
+
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass
+
+from django.db import close_old_connections
+
+from equity_rules import conf, processing, queue, sla
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerTotals:
+    batches: int = 0
+    processed: int = 0
+    retried: int = 0
+    dead: int = 0
+    lost_lease: int = 0
+    rescued: int = 0
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Worker:
+    def __init__(self, name: str | None = None, *, batch_size: int | None = None, lease_seconds: float | None = None,
+                 poll_seconds: float | None = None):
+        self.name = name or worker_name()
+        self.batch_size = batch_size or conf.batch_size()
+        self.lease_seconds = lease_seconds or conf.lease_seconds()
+        self.poll_seconds = conf.poll_seconds() if poll_seconds is None else poll_seconds
+        self.totals = WorkerTotals()
+        self.stopping = False
+        self._next_rescue = 0.0
+        self._next_sla = time.monotonic() + conf.sla_check_seconds()
+
+    def stop(self, *_args) -> None:
+        """Finish the batch in hand, then return (SIGTERM/SIGINT)."""
+        self.stopping = True
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def run(self, *, once: bool = False, max_seconds: float | None = None, max_jobs: int | None = None
+            ) -> WorkerTotals:
+        """Drain the queue. `once`: stop when nothing is due; `max_seconds`/`max_jobs`: stop after that much."""
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        while not self.stopping:
+            self._housekeeping()
+            report = processing.run_batch(self.name, limit=self.batch_size, lease_seconds=self.lease_seconds)
+            self._count(report)
+            if max_jobs is not None and self.totals.processed + self.totals.dead >= max_jobs:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if not report.claimed:
+                if once:
+                    break
+                close_old_connections()
+                time.sleep(self.poll_seconds)
+        return self.totals
+
+    def _count(self, report: processing.BatchReport) -> None:
+        if not report.claimed:
+            return
+        self.totals.batches += 1
+        self.totals.processed += report.processed
+        self.totals.retried += report.retried
+        self.totals.dead += report.dead
+        self.totals.lost_lease += report.lost_lease
+        if report.lost_lease:
+            log.warning("%s: %d jobs were taken over after this worker's lease ran out; their results were "
+                        "discarded", self.name, report.lost_lease)
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_rescue:
+            requeued, dead = queue.rescue_expired()
+            self.totals.rescued += requeued
+            if requeued or dead:
+                log.warning("%d jobs with an expired lease went back to the queue, %d were dead-lettered",
+                            requeued, dead)
+            self._next_rescue = now + max(1.0, self.lease_seconds / 4)
+        if now >= self._next_sla:
+            sla.check_all()
+            self._next_sla = now + conf.sla_check_seconds()
