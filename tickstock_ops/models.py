@@ -9,7 +9,7 @@ class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it reports, relayed to Redis after commit."""
 
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    type = models.CharField(max_length=100, db_index=True)
+    type = models.CharField(max_length=100)
     payload = models.JSONField()
     occurred_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)

@@ -4,11 +4,13 @@ import subprocess
 import sys
 import time
 
+import redis
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from tickstock_ops import bootstrap, embedded_redis
+from tickstock_ops.redis_client import get_redis
 
 
 class Command(BaseCommand):
@@ -21,6 +23,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, no_demo: bool, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        try:
+            get_redis().ping()
+        except redis.RedisError as error:
+            self.stderr.write(f"REDIS_URL={settings.REDIS_URL}: Redis is unreachable ({error}); "
+                              "events wait in the outbox until it is back")
         bootstrap.ensure_schedules()
         if not no_demo and os.environ.get("TICKSTOCK_DEMO", "1") != "0":
             bootstrap.load_demo_data()
