@@ -34,7 +34,7 @@ class EquityTypeAdmin(admin.ModelAdmin):
     def queued(self, obj):
         return obj.queued_jobs
 
-    @admin.display(description="p50 / p95 ms")
+    @admin.display(description="p50 / p95 (ms)")
     def sla_p95(self, obj):
         sla = getattr(obj, "sla", None)
         if sla is None or sla.p95_ms is None:
@@ -130,7 +130,7 @@ class EquityTypeAdmin(admin.ModelAdmin):
                 messages.error(request, str(error) if isinstance(error, StaleRulesError)
                                else "The form did not say which version it replaces; reload the page.")
                 return HttpResponseRedirect(request.path)
-            messages.success(request, f"{obj.equity_type} rolled back to version {version}: now version "
+            messages.success(request, f"Rolled {obj.equity_type} back to version {version}: now version "
                                       f"{saved.version}. Workers use it from their next job.")
             return HttpResponseRedirect(reverse("admin:equity_rules_equitytype_history", args=[obj.pk]))
         context = {**self._context(request, obj, f"Roll {obj.equity_type} back to version {version}?"),

@@ -38,6 +38,14 @@ class StrictJSONField(forms.JSONField):
         except ValueError as error:
             raise ValidationError(f"invalid JSON: {error}", code="invalid") from None
 
+    def bound_data(self, data, initial):
+        if self.disabled:
+            return initial
+        try:
+            return schemas.strict_loads(data)
+        except ValueError:
+            return forms.fields.InvalidJSONInput(data)
+
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
