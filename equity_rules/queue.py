@@ -151,7 +151,7 @@ def rescue_expired(now=None) -> tuple[int, int]:
                 "symbol": job.symbol, "equity_type": job.equity_type.equity_type,
                 "rules_version": job.equity_type.version, "attempts": job.attempts, "duration_ms": None,
                 "error": message, "job_id": job.id, "errors": job.errors})
-        requeued = expired.update(state=State.QUEUED, scheduled_at=now, last_error=message, claim_token=None,
+        requeued = expired.update(state=State.QUEUED, last_error=message, claim_token=None,
                                   claimed_until=None)
     return requeued, len(dead)
 

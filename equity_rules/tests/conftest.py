@@ -29,5 +29,7 @@ def make_security(symbol: str = "SPY", equity_type: str = "etf", **fields) -> Se
                 "nav": "598.10", "last_close": "598.32", "average_volume": 62_000_000,
                 "shares_outstanding": 915_000_000}
     defaults.update(fields)
-    return Security.objects.create(symbol=symbol, equity_type=EquityType.objects.get(equity_type=equity_type),
-                                   **defaults)
+    security = Security.objects.create(symbol=symbol, equity_type=EquityType.objects.get(equity_type=equity_type),
+                                       **defaults)
+    security.refresh_from_db()
+    return security

@@ -64,7 +64,7 @@ def test_unknown_keys_are_refused_at_every_level_and_the_allowed_ones_listed():
     rules["colour"] = "blue"
     messages = schemas.errors("processing_rules", rules)
     assert messages[0].startswith("processing_rules: unknown key 'colour' (allowed: data_sources, update_frequency")
-    assert messages[1].startswith("processing_rules.quality: unknown key 'price_move' (allowed: price_move_pct, gap_pct")
+    assert messages[1].startswith("processing_rules.quality: unknown key 'price_move' (allowed: price_move_pct,")
     assert messages[2].startswith("processing_rules.validation_rules: unknown key 'aum_min' (allowed: aum_minimum")
 
 
