@@ -1,0 +1,57 @@
+"""Settings defaults of data-quality monitoring. Override any of them in Django settings (or a test's `settings`)."""
+
+from django.conf import settings
+
+# Threshold defaults when an equity type's `quality` rules say nothing (CONTRACT §4).
+DEFAULT_THRESHOLDS = {
+    "price_move_pct": 20.0,
+    "gap_pct": 10.0,
+    "volume_spike_ratio": 5.0,
+    "volume_drought_ratio": 0.2,
+    "stale_minutes": 10.0,
+    "source_tolerance_pct": 0.5,
+    "volatility_ratio": 3.0,
+    "ma_distance_pct": 25.0,
+}
+
+
+def thresholds() -> dict:
+    """The global defaults: QUALITY_THRESHOLDS in settings overrides the built-in values key by key."""
+    return {**DEFAULT_THRESHOLDS, **getattr(settings, "QUALITY_THRESHOLDS", {})}
+
+
+def get(name: str):
+    return getattr(settings, name, _DEFAULTS[name])
+
+
+_DEFAULTS = {
+    "QUALITY_DEFAULT_SOURCE": "csv",
+    "QUALITY_DEFAULT_EXCHANGE": "XNYS",
+    "QUALITY_DEFAULT_EQUITY_TYPE": "common_stock",
+    # Bars of trailing history a baseline needs before volume and volatility checks judge a symbol:
+    # a new listing with three bars has no meaningful average yet.
+    "QUALITY_MIN_HISTORY": 10,
+    "QUALITY_VOLUME_WINDOW": 20,
+    "QUALITY_VOLATILITY_SHORT_WINDOW": 5,
+    "QUALITY_VOLATILITY_LONG_WINDOW": 60,
+    # A daily realised volatility below this (in %) is too quiet to call a cluster, whatever the ratio.
+    "QUALITY_VOLATILITY_FLOOR_PCT": 1.5,
+    "QUALITY_MA_WINDOW": 50,
+    # Support/resistance: the extreme of the last LEVEL_WINDOW bars, set at least LEVEL_AGE bars ago and held since.
+    "QUALITY_LEVEL_WINDOW": 60,
+    "QUALITY_LEVEL_AGE": 20,
+    "QUALITY_LEVEL_BREAK_PCT": 2.0,
+    # Volume checks skip thin symbols: trailing average below this many shares per full session.
+    "QUALITY_MIN_SESSION_VOLUME": 10_000,
+    # Intraday: a hole inside a session longer than this is a coverage gap.
+    "QUALITY_INTRADAY_GAP_MINUTES": 120,
+    # Sessions of history read before `since` so baselines exist for the first reported bar.
+    "QUALITY_DAILY_LOOKBACK_SESSIONS": 130,
+    "QUALITY_INTRADAY_LOOKBACK_SESSIONS": 1,
+    # Sector/market move needs this many symbols moving that bar to count as a benchmark.
+    "QUALITY_MIN_PEERS": 5,
+    "QUALITY_INTRADAY_INTERVAL": "1m",
+    # A source is stale as a whole (one source-level alert instead of one per symbol) from this share of symbols.
+    "QUALITY_SOURCE_STALE_SHARE": 0.5,
+    "QUALITY_LOAD_CHUNK_ROWS": 100_000,
+}

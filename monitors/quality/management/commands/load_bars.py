@@ -1,0 +1,46 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from monitors.quality import loader
+from monitors.quality.models import INTERVALS
+from tickstock_ops.events import pending_count
+
+MAX_LISTED_ERRORS = 200
+
+
+class Command(BaseCommand):
+    help = "Import a bars CSV (symbol,timestamp,open,high,low,close,volume); idempotent per bar."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="bars CSV")
+        parser.add_argument("--source", help="where the bars come from (default: csv)")
+        parser.add_argument("--interval", default="1d", choices=list(INTERVALS))
+        parser.add_argument("--actions", help="CSV of splits and dividends: symbol,date,kind,ratio")
+
+    def handle(self, *args, path, source, interval, actions, **options):
+        try:
+            result = loader.load_bars_file(path, source=source, interval=interval)
+            action_result = loader.load_actions_file(actions) if actions else None
+        except loader.LoadError as error:
+            raise CommandError(str(error)) from error
+        self._report_errors(path, result.errors)
+        self.stdout.write(
+            f"{path}: {result.rows} rows, {result.inserted} new, {result.updated} updated, "
+            f"{result.unchanged} unchanged, {len(result.errors)} rejected"
+            + (f", {result.duplicates} repeated a bar already in the file (the later row wins)"
+               if result.duplicates else "")
+        )
+        for note in result.notes:
+            self.stdout.write(f"{path}: {note}")
+        if action_result is not None:
+            self._report_errors(actions, action_result.errors)
+            self.stdout.write(f"{actions}: {action_result.rows} rows, {action_result.created} new, "
+                              f"{action_result.updated} updated, {len(action_result.errors)} rejected")
+        waiting = pending_count()
+        if waiting:
+            self.stderr.write(f"{waiting} events wait in the outbox")
+
+    def _report_errors(self, path: str, errors: list) -> None:
+        for error in errors[:MAX_LISTED_ERRORS]:
+            self.stderr.write(f"{path}: {error}")
+        if len(errors) > MAX_LISTED_ERRORS:
+            self.stderr.write(f"{path}: … and {len(errors) - MAX_LISTED_ERRORS} more rejected rows")

@@ -1,0 +1,287 @@
+"""One quality scan: read the bars once, run every check over arrays, score, store, publish, alert."""
+
+import io
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from django.db import connection, transaction
+from django.db.models import Avg
+from django.utils import timezone
+
+from monitors.quality import calendar, checks, conf, scoring
+from monitors.quality.models import Anomaly, Bar, CorporateAction, PublishedAnomaly, Report, Scan
+from monitors.quality.rules import symbol_profiles, thresholds_for
+from tickstock_ops import alerts
+from tickstock_ops.events import publish
+from tickstock_ops.models import Alert
+
+BAR_COLUMNS = ["symbol", "source", "ts", "open", "high", "low", "close", "volume"]
+ALERT_SEVERITIES = ("critical", "warning")
+
+
+@dataclass
+class ScanResult:
+    scan: Scan
+    reports: list[dict]
+
+    def as_json(self) -> dict:
+        return {
+            "scan_id": self.scan.pk,
+            "as_of": self.scan.as_of.isoformat().replace("+00:00", "Z"),
+            "symbols_scanned": self.scan.symbols_scanned,
+            "duration_s": round(self.scan.duration_s, 3),
+            "reports": self.reports,
+        }
+
+
+def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, symbols: list[str] | None = None,
+             interval: str = "1d", kind: str = Scan.Kind.FULL) -> ScanResult:
+    """Scan bars of `interval` as of `as_of` (default now), reporting anomalies on bars in (since, as_of]."""
+    started = time.perf_counter()
+    as_of_ts = calendar.utc(as_of or timezone.now())
+    since_ts = calendar.utc(since) if since is not None else _previous_as_of(as_of_ts, interval, kind)
+    types = checks.ALL_TYPES if kind == Scan.Kind.FULL else checks.INTRADAY_TYPES
+    bars = read_bars(interval, _read_start(interval, since_ts, as_of_ts, kind), as_of_ts, symbols)
+    scanned = sorted(set(bars["symbol"]) | set(symbols or []))
+    profiles = symbol_profiles(scanned)
+    thresholds = {equity_type: thresholds_for(equity_type) for equity_type in {p.equity_type for p in
+                                                                                 profiles.values()}}
+    universe = checks.Universe(interval=interval, as_of=as_of_ts, since=since_ts, profiles=profiles,
+                               thresholds=thresholds, actions=read_actions(scanned), types=types)
+    findings = checks.run(bars, universe)
+    findings += _absent(symbols or [], set(bars["symbol"]), as_of_ts, interval)
+    sources = bars.groupby("symbol")["source"].unique().to_dict() if len(bars) else {}
+    scan, reports = _store(findings, scanned, profiles, sources, as_of_ts, since_ts, interval, kind, started)
+    _alert(findings, scanned, interval, types, scan)
+    return ScanResult(scan, reports)
+
+
+def _previous_as_of(as_of: pd.Timestamp, interval: str, kind: str) -> pd.Timestamp | None:
+    previous = (Scan.objects.filter(interval=interval, kind=kind, as_of__lt=as_of)
+                .order_by("-as_of").values_list("as_of", flat=True).first())
+    return calendar.utc(previous) if previous else None
+
+
+def _read_start(interval: str, since: pd.Timestamp | None, as_of: pd.Timestamp, kind: str) -> pd.Timestamp | None:
+    """Far enough back that the baselines exist for the first bar reported."""
+    if interval == "1d":
+        if since is None:
+            return None
+        lookback = conf.get("QUALITY_DAILY_LOOKBACK_SESSIONS")
+        days = calendar.sessions(since - pd.Timedelta(days=lookback * 7 // 5 + 10), since)
+        first = days[-lookback] if len(days) >= lookback else (days[0] if len(days) else since.tz_convert(None))
+        return first.tz_localize("UTC")
+    lookback = conf.get("QUALITY_INTRADAY_LOOKBACK_SESSIONS")
+    anchor = since if since is not None and since < as_of else as_of
+    days = calendar.sessions(anchor - pd.Timedelta(days=lookback + 10), anchor)
+    if not len(days):
+        return anchor - pd.Timedelta(days=lookback + 1)
+    first = days[-(lookback + 1)] if len(days) > lookback else days[0]
+    return calendar.session_bounds(pd.DatetimeIndex([first]))[0].iloc[0]
+
+
+def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
+              symbols: list[str] | None = None) -> pd.DataFrame:
+    """Every bar of `interval` in [start, end] (of `symbols`, when given) in one query, as a typed frame."""
+    where = ["interval = %s", "ts <= %s"]
+    params: list = [interval, end.to_pydatetime()]
+    if start is not None:
+        where.append("ts >= %s")
+        params.append(start.to_pydatetime())
+    if symbols:
+        where.append("symbol IN (" + ", ".join(["%s"] * len(symbols)) + ")")
+        params.extend(symbols)
+    sql = (f"SELECT symbol, source, ts, open, high, low, close, volume FROM {Bar._meta.db_table} "
+           f"WHERE {' AND '.join(where)}")
+    if connection.vendor == "postgresql":
+        frame = _copy_out(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            frame = pd.DataFrame(cursor.fetchall(), columns=BAR_COLUMNS)
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
+    for name in ("open", "high", "low", "close", "volume"):
+        frame[name] = frame[name].astype(float)
+    return frame.sort_values(["symbol", "source", "ts"], kind="stable", ignore_index=True)
+
+
+def _copy_out(sql: str, params: list) -> pd.DataFrame:
+    """PostgreSQL: stream the rows out with COPY (much faster than fetching tuples), parse them with pandas."""
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        query = cursor.cursor.mogrify(sql, params).decode()
+        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+    buffer.seek(0)
+    frame = pd.read_csv(buffer, names=BAR_COLUMNS, header=None, dtype={"symbol": str, "source": str},
+                        keep_default_na=False, na_values=[])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
+    return frame
+
+
+def read_actions(symbols: list[str]) -> pd.DataFrame:
+    rows = []
+    for start in range(0, len(symbols), 5000):
+        rows += list(CorporateAction.objects.filter(symbol__in=symbols[start:start + 5000])
+                     .values_list("symbol", "date", "kind", "ratio"))
+    frame = pd.DataFrame(rows, columns=["symbol", "date", "kind", "ratio"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def _absent(requested: list[str], found: set[str], as_of: pd.Timestamp, interval: str) -> list[checks.Finding]:
+    return [checks.Finding(symbol=symbol, type="coverage_gap", severity="critical", ts=as_of, value=None,
+                           threshold=None, extra={"span": "its history"},
+                           detail=f"no {interval} bars stored for {symbol} up to {as_of:%Y-%m-%d %H:%M} UTC")
+            for symbol in requested if symbol not in found]
+
+
+def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, started) -> tuple[Scan, list[dict]]:
+    by_symbol: dict[str, list[checks.Finding]] = defaultdict(list)
+    for finding in findings:
+        by_symbol[finding.symbol].append(finding)
+    with transaction.atomic():
+        scan = Scan.objects.create(kind=kind, interval=interval, as_of=as_of, since=since,
+                                   symbols_scanned=len(scanned), anomaly_count=len(findings))
+        rows, payloads = [], []
+        for symbol in scanned:
+            mine = sorted(by_symbol.get(symbol, []), key=lambda f: (f.ts, f.type))
+            primary = mine[0].source if mine else ""
+            others = [s for s in sources.get(symbol, []) if s != primary]
+            score = scoring.scores(mine)
+            advice = scoring.recommendations(mine, interval, others)
+            rows.append(Report(scan=scan, symbol=symbol, equity_type=profiles[symbol].equity_type,
+                               recommendations=advice, **score))
+            payloads.append({"symbol": symbol, **score, "anomalies": [
+                {"type": f.type, "ts": scoring.label(f.ts, interval), "severity": f.severity, "value": f.value,
+                 "threshold": f.threshold, "detail": f.detail} for f in mine], "recommendations": advice})
+        reports = Report.objects.bulk_create(rows, batch_size=2000)
+        report_ids = {report.symbol: report.pk for report in reports}
+        if any(pk is None for pk in report_ids.values()):
+            report_ids = dict(Report.objects.filter(scan=scan).values_list("symbol", "pk"))
+        new = _first_sightings(findings, interval, scan)
+        Anomaly.objects.bulk_create([
+            Anomaly(report_id=report_ids[f.symbol], symbol=f.symbol, anomaly_type=f.type, severity=f.severity,
+                    interval=interval, source=f.source, ts=f.ts.to_pydatetime(), value=f.value,
+                    threshold=f.threshold, detail=f.detail, context=f.extra, first_seen=_key(f) in new)
+            for f in findings
+        ], batch_size=2000)
+        for finding in findings:
+            if _key(finding) in new:
+                publish(f"tickstock.quality.{finding.type}", {
+                    "symbol": finding.symbol, "anomaly_type": finding.type, "severity": finding.severity,
+                    "ts": scoring.label(finding.ts, interval), "value": finding.value,
+                    "threshold": finding.threshold, "detail": finding.detail, "scan_id": scan.pk,
+                    "interval": interval, "source": finding.source,
+                })
+        scan.mean_scores = _means(rows)
+        scan.anomaly_counts = dict(Counter(f.type for f in findings))
+        scan.duration_s = time.perf_counter() - started
+        scan.save(update_fields=["mean_scores", "anomaly_counts", "duration_s"])
+        publish("tickstock.quality.summary", summary_payload(scan))
+    return scan, payloads
+
+
+def _key(finding: checks.Finding) -> tuple:
+    return finding.symbol, finding.type, finding.ts.to_pydatetime()
+
+
+def _first_sightings(findings: list[checks.Finding], interval: str, scan: Scan) -> set[tuple]:
+    """Keys of findings no earlier scan reported; they are entered in the ledger now."""
+    if not findings:
+        return set()
+    keys = {_key(f) for f in findings}
+    stamps = [key[2] for key in keys]
+    seen = set(PublishedAnomaly.objects.filter(
+        interval=interval, ts__gte=min(stamps), ts__lte=max(stamps),
+        anomaly_type__in={key[1] for key in keys},
+    ).values_list("symbol", "anomaly_type", "ts"))
+    new = keys - seen
+    PublishedAnomaly.objects.bulk_create(
+        [PublishedAnomaly(symbol=s, anomaly_type=t, interval=interval, ts=ts, scan=scan) for s, t, ts in new],
+        ignore_conflicts=True, batch_size=2000,
+    )
+    return new
+
+
+def _means(rows: list[Report]) -> dict:
+    if not rows:
+        return {}
+    names = ("price_score", "volume_score", "freshness_score", "overall_score")
+    return {name: round(sum(getattr(r, name) for r in rows) / len(rows), 2) for name in names}
+
+
+def summary_payload(scan: Scan) -> dict:
+    """The after-scan summary event: this scan's means and counts beside the same interval's last 1/7/30 days."""
+    trend = {}
+    for days in (1, 7, 30):
+        earlier = Report.objects.filter(scan__interval=scan.interval, scan__kind=scan.kind,
+                                        scan__as_of__lt=scan.as_of,
+                                        scan__as_of__gte=scan.as_of - timedelta(days=days))
+        mean = earlier.aggregate(mean=Avg("overall_score"))["mean"]
+        trend[f"{days}d"] = {"mean_overall_score": round(mean, 2) if mean is not None else None}
+        if mean is not None and scan.mean_scores:
+            trend[f"{days}d"]["change"] = round(scan.mean_scores["overall_score"] - mean, 2)
+    return {
+        "scan_id": scan.pk, "kind": "scan", "interval": scan.interval, "as_of": scan.as_of,
+        "symbols_scanned": scan.symbols_scanned, "mean_scores": scan.mean_scores,
+        "anomaly_counts": scan.anomaly_counts, "trend": trend,
+    }
+
+
+def fingerprint(kind: str, symbol: str, interval: str) -> str:
+    return f"quality:{kind}:{symbol}" + ("" if interval == "1d" else f":{interval}")
+
+
+def _alert(findings, scanned, interval, types, scan) -> None:
+    """One alert per (type, symbol); a source that is stale as a whole raises one alert instead of one per
+    symbol; alerts of types this scan checked and no longer found are resolved."""
+    worst: dict[tuple[str, str], checks.Finding] = {}
+    for finding in findings:
+        if finding.severity not in ALERT_SEVERITIES:
+            continue
+        key = (finding.type, finding.symbol)
+        if key not in worst or scoring.PENALTY[finding.severity] > scoring.PENALTY[worst[key].severity]:
+            worst[key] = finding
+    inhibited = _stale_sources(findings, scanned, interval, scan)
+    firing = set()
+    for (kind, symbol), finding in worst.items():
+        if kind == "data_stale" and finding.source in inhibited:
+            continue
+        firing.add(fingerprint(kind, symbol, interval))
+        alerts.fire(fingerprint(kind, symbol, interval), source="quality", severity=finding.severity,
+                    title=f"{symbol} {kind.replace('_', ' ')}: {finding.detail}"[:300],
+                    labels={"symbol": symbol, "anomaly_type": kind, "interval": interval, "scan_id": scan.pk,
+                            "source": finding.source, "ts": scoring.label(finding.ts, interval)})
+    scanned_set = set(scanned)
+    open_alerts = Alert.objects.filter(source="quality", fingerprint__startswith="quality:").exclude(
+        state=Alert.State.RESOLVED).values_list("fingerprint", flat=True)
+    for fp in open_alerts:
+        parts = fp.split(":")
+        alert_interval = parts[3] if len(parts) > 3 else "1d"
+        if parts[1] == "source" or alert_interval != interval or fp in firing:
+            continue
+        if parts[1] in types and parts[2] in scanned_set:
+            alerts.resolve(fp)
+
+
+def _stale_sources(findings, scanned, interval, scan) -> set[str]:
+    """Sources stale for at least QUALITY_SOURCE_STALE_SHARE of their symbols: one source-level alert each."""
+    stale = Counter(f.source for f in findings if f.type == "data_stale")
+    total = max(len(scanned), 1)
+    share = conf.get("QUALITY_SOURCE_STALE_SHARE")
+    inhibited = {source for source, count in stale.items()
+                 if count >= conf.get("QUALITY_MIN_PEERS") and count / total >= share}
+    for source in inhibited:
+        alerts.fire(f"quality:source:{source}:data_stale:{interval}", source="quality", severity="critical",
+                    title=f"source {source} is stale: {stale[source]} of {total} symbols have no fresh {interval} bars",
+                    labels={"source": source, "anomaly_type": "data_stale", "interval": interval,
+                            "scan_id": scan.pk, "symbols": stale[source]})
+    for fp in Alert.objects.filter(source="quality", fingerprint__startswith="quality:source:").exclude(
+            state=Alert.State.RESOLVED).values_list("fingerprint", flat=True):
+        source, alert_interval = fp.split(":")[2], fp.split(":")[-1]
+        if alert_interval == interval and source not in inhibited:
+            alerts.resolve(fp)
+    return inhibited

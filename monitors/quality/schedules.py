@@ -1,0 +1,11 @@
+from django_q.models import Schedule
+
+SCHEDULES = [
+    # 21:15 UTC is after the New York close in winter (21:00) and summer (20:00); early closes are earlier still.
+    # The task itself asks the exchange calendar which session closed and skips one already scanned.
+    {"name": "quality: daily scan and summary", "func": "monitors.quality.tasks.daily_scan",
+     "schedule_type": Schedule.CRON, "cron": "15 21 * * *"},
+    # Every minute; the task does nothing while the market is closed (nights, weekends, holidays, after half days).
+    {"name": "quality: intraday staleness and coverage", "func": "monitors.quality.tasks.intraday_scan",
+     "schedule_type": Schedule.MINUTES, "minutes": 1},
+]

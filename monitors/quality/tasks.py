@@ -1,0 +1,39 @@
+"""django-q2 task functions of data quality. Thin: they decide whether to run and call library code."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from monitors.quality import calendar, conf
+from monitors.quality.models import Scan
+from monitors.quality.scan import run_scan
+from monitors.quality.summary import build_daily_summary
+
+
+def daily_scan(now=None) -> dict:
+    """After the close: one full daily scan as of now, then the day's summary. Safe to run twice: a session
+    already scanned after its close is not scanned again."""
+    now = now or timezone.now()
+    session = calendar.last_closed_session(now)
+    if session is None:
+        return {"skipped": "no closed session yet"}
+    closed_at = calendar.get_calendar().session_close(session)
+    if Scan.objects.filter(kind=Scan.Kind.FULL, interval="1d", as_of__gte=closed_at).exists():
+        return {"skipped": f"session {session:%Y-%m-%d} already scanned"}
+    result = run_scan(as_of=now, interval="1d")
+    summary = build_daily_summary(session.date())
+    return {"scan_id": result.scan.pk, "anomalies": result.scan.anomaly_count, "summary": str(summary.date)}
+
+
+def intraday_scan(now=None) -> dict:
+    """Every minute: staleness and coverage of intraday bars, only while the market is open."""
+    now = now or timezone.now()
+    if not calendar.is_open(now):
+        return {"skipped": "market closed"}
+    interval = conf.get("QUALITY_INTRADAY_INTERVAL")
+    recent = Scan.objects.filter(kind=Scan.Kind.INTRADAY, interval=interval,
+                                 as_of__gt=now - timedelta(seconds=30)).exists()
+    if recent:
+        return {"skipped": "scanned less than 30 seconds ago"}
+    result = run_scan(as_of=now, interval=interval, kind=Scan.Kind.INTRADAY)
+    return {"scan_id": result.scan.pk, "anomalies": result.scan.anomaly_count}
