@@ -1,0 +1,105 @@
+from django.contrib import admin, messages
+
+from monitors.ipo import refresh
+from monitors.ipo.models import IPO, SOURCE_CHOICES, Conflict, ScanRun, SourceDay, SourceRecord, StatusChange
+
+
+class SourceFilter(admin.SimpleListFilter):
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request, model_admin):
+        return SOURCE_CHOICES
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(records__source=self.value()).distinct()
+        return queryset
+
+
+class SourceRecordInline(admin.TabularInline):
+    model = SourceRecord
+    extra = 0
+    fields = ("source", "key", "kind", "fetched_at", "first_seen", "note", "raw")
+    readonly_fields = ("source", "key", "kind", "fetched_at", "first_seen", "note", "raw")
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    extra = 0
+    readonly_fields = ("from_status", "to_status", "at", "source", "note")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ConflictInline(admin.TabularInline):
+    model = Conflict
+    extra = 0
+    readonly_fields = ("field", "values", "chosen_source", "chosen_value", "first_seen", "last_seen", "resolved")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IPO)
+class IPOAdmin(admin.ModelAdmin):
+    list_display = ("ticker", "company_name", "cik", "status", "exchange", "sector", "listing_date",
+                    "expected_date", "offer_price", "market_cap_estimate", "eligible", "updated_at")
+    list_filter = ("status", "exchange", "sector", SourceFilter, "eligible", "is_spac")
+    search_fields = ("ticker", "company_name", "cik")
+    readonly_fields = ("name_key", "sources", "validation_errors", "created_at", "updated_at")
+    inlines = [SourceRecordInline, StatusChangeInline, ConflictInline]
+    actions = ["refetch", "reenrich"]
+    date_hierarchy = "created_at"
+
+    @admin.action(description="Re-fetch from the sources")
+    def refetch(self, request, queryset):
+        outcome = refresh.refetch(list(queryset))
+        level = messages.WARNING if outcome.errors else messages.SUCCESS
+        text = f"Re-fetched {outcome.refreshed} IPO(s)."
+        if outcome.errors:
+            text += " Problems: " + "; ".join(outcome.errors[:5])
+        self.message_user(request, text, level)
+
+    @admin.action(description="Re-enrich (sector, market cap, eligibility)")
+    def reenrich(self, request, queryset):
+        count = refresh.reenrich(list(queryset))
+        self.message_user(request, f"Re-enriched {count} IPO(s).", messages.SUCCESS)
+
+
+@admin.register(SourceRecord)
+class SourceRecordAdmin(admin.ModelAdmin):
+    list_display = ("source", "key", "kind", "ipo", "fetched_at", "note")
+    list_filter = ("source", "kind")
+    search_fields = ("key", "ipo__ticker", "ipo__company_name", "ipo__cik")
+    raw_id_fields = ("ipo",)
+
+
+@admin.register(Conflict)
+class ConflictAdmin(admin.ModelAdmin):
+    list_display = ("ipo", "field", "chosen_source", "chosen_value", "values", "resolved", "last_seen")
+    list_filter = ("resolved", "field", "chosen_source")
+    search_fields = ("ipo__ticker", "ipo__company_name")
+    raw_id_fields = ("ipo",)
+
+
+@admin.register(ScanRun)
+class ScanRunAdmin(admin.ModelAdmin):
+    list_display = ("kind", "start_date", "end_date", "sources", "started_at", "finished_at", "ipos_touched")
+    list_filter = ("kind",)
+    readonly_fields = ("started_at", "finished_at")
+
+
+@admin.register(SourceDay)
+class SourceDayAdmin(admin.ModelAdmin):
+    list_display = ("source", "day", "fetched", "note", "done_at")
+    list_filter = ("source",)
+    date_hierarchy = "day"

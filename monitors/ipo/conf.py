@@ -1,0 +1,45 @@
+"""The IPO monitor's own settings, each overridable in Django settings (and so in tests)."""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # Seconds to connect / read before a source request counts as a timeout.
+    "IPO_HTTP_CONNECT_TIMEOUT": 5.0,
+    "IPO_HTTP_READ_TIMEOUT": 20.0,
+    # Retries after the first attempt for 429, 5xx and timeouts; backoff doubles from the base, capped.
+    "IPO_HTTP_RETRIES": 3,
+    "IPO_HTTP_BACKOFF_BASE": 1.0,
+    "IPO_HTTP_BACKOFF_MAX": 60.0,
+    # A Retry-After longer than this is not waited for: the request fails as retryable instead.
+    "IPO_HTTP_RETRY_AFTER_MAX": 120.0,
+    # Nasdaq hangs on unknown agents: look like a browser.
+    "NASDAQ_USER_AGENT": (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+    ),
+    "NEWS_REQUESTS_PER_SECOND": 2.0,
+    "NASDAQ_REQUESTS_PER_SECOND": 1.0,
+    # Trading eligibility: the average volume of an IPO's first sessions must reach the equity type's
+    # `volume_threshold`; this default applies where the rules engine has none for the type.
+    "IPO_DEFAULT_VOLUME_THRESHOLD": 100_000,
+    "IPO_FIRST_DAYS": 5,
+    # The daily scan also asks Polygon for IPOs listing within this many days after the scanned day.
+    "IPO_UPCOMING_DAYS": 30,
+    # A backfill asks Polygon for at most this many days in one (paged) request.
+    "IPO_POLYGON_BACKFILL_CHUNK_DAYS": 31,
+}
+
+
+def get(name: str):
+    return getattr(settings, name, DEFAULTS[name])
+
+
+def volume_threshold(equity_type: str) -> int:
+    """The first-days average volume an IPO of `equity_type` needs: the rules engine's `volume_threshold`
+    for that type, else IPO_DEFAULT_VOLUME_THRESHOLD."""
+    from equity_rules import api
+
+    rules = api.current_rules(equity_type) or {}
+    threshold = (rules.get("validation_rules") or {}).get("volume_threshold")
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        return int(threshold)
+    return int(get("IPO_DEFAULT_VOLUME_THRESHOLD"))

@@ -1,0 +1,32 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from monitors.ipo import scan
+from monitors.ipo.management.commands._ipo_command import (
+    ProgressBar,
+    parse_day,
+    parse_sources,
+    report,
+    stderr_stream,
+)
+
+
+class Command(BaseCommand):
+    help = ("Scan each day of a window ending at --end (default today). Resumable: a day already done for a "
+            "source is skipped unless --force.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=int, default=90, help="length of the window in days (default 90)")
+        parser.add_argument("--end", help="last day of the window, YYYY-MM-DD (default today)")
+        parser.add_argument("--sources", help="comma-separated: polygon,sec,nasdaq,news (default all)")
+        parser.add_argument("--force", action="store_true", help="redo days already done")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    def handle(self, *args, **options):
+        if options["days"] < 1:
+            raise CommandError(f"--days {options['days']}: must be at least 1")
+        end = parse_day(options["end"], "--end") if options["end"] else timezone.localdate()
+        sources = parse_sources(options["sources"])
+        result = scan.backfill(options["days"], end, sources, force=options["force"],
+                               progress=ProgressBar(stderr_stream(), f"backfill {options['days']}d"))
+        report(self, result, options["json"])

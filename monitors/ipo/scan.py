@@ -1,0 +1,237 @@
+"""Daily scans and backfills: each source fetches its units of work in its own thread (within its throttle);
+this thread writes what they bring, one unit per transaction, and records which days are done."""
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from monitors.ipo import conf, ingest, merge
+from monitors.ipo.models import IPO, ScanRun, SourceDay
+from monitors.ipo.sources import SourceClient, SourceError, enabled_clients
+from monitors.ipo.sources.nasdaq import month_of, next_month
+from monitors.ipo.sources.record import Fetch
+from tickstock_ops import alerts
+
+log = logging.getLogger(__name__)
+
+NEWS_LOOKBACK_DAYS = 2
+
+
+@dataclass
+class Unit:
+    source: str
+    days: list[date]
+    work: Callable[[], Fetch]
+
+
+@dataclass
+class ScanResult:
+    run: ScanRun
+    start: date
+    end: date
+    stats: dict = field(default_factory=dict)
+    disabled: dict = field(default_factory=dict)
+    errors: list = field(default_factory=list)
+    ipo_ids: list[int] = field(default_factory=list)
+    skipped_days: int = 0
+
+    def as_json(self) -> dict:
+        """CONTRACT §3: `{"date", "sources": {name: {"fetched", "errors"}}, "ipos": [IPO]}`."""
+        ipos = IPO.objects.in_bulk(self.ipo_ids)
+        return {
+            "date": self.end.isoformat(),
+            "sources": {name: {"fetched": s["fetched"], "errors": s["errors"]} for name, s in self.stats.items()},
+            "ipos": [ipos[pk].as_contract() for pk in self.ipo_ids if pk in ipos],
+        }
+
+
+def window(days: int, end: date) -> list[date]:
+    return [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def known_complete_ciks() -> frozenset:
+    """Filers whose deal already has ticker and SIC: their next filings need no submissions lookup."""
+    return frozenset(IPO.objects.exclude(cik=None).exclude(ticker=None).exclude(sic_code="")
+                     .values_list("cik", flat=True))
+
+
+def daily_units(clients: dict[str, SourceClient], day: date) -> list[Unit]:
+    """One daily scan: Polygon's deals listing that day and in the weeks after, SEC's index of that day,
+    Nasdaq's calendar for that month and the next, the news of the last days."""
+    units = []
+    for name, client in clients.items():
+        if name == "polygon":
+            units.append(Unit(name, [day], lambda c=client: c.fetch_window([day], upcoming=True)))
+        elif name == "sec":
+            ciks = known_complete_ciks()
+            units.append(Unit(name, [day], lambda c=client, k=ciks: c.fetch_day(day, known_ciks=k)))
+        elif name == "nasdaq":
+            months = [month_of(day), month_of(next_month(day))]
+            units.append(Unit(name, [day], lambda c=client, m=months: c.fetch_months(m, [day])))
+        elif name == "news":
+            recent = window(NEWS_LOOKBACK_DAYS + 1, day)
+            units.append(Unit(name, [day], lambda c=client, r=recent: c.fetch_window(r)))
+    return units
+
+
+def backfill_units(clients: dict[str, SourceClient], pending: dict[str, list[date]]) -> list[Unit]:
+    """A backfill's work: SEC day by day, Polygon in chunks of days, Nasdaq by month, news in one go."""
+    units = []
+    ciks = known_complete_ciks() if "sec" in clients else frozenset()
+    for name, client in clients.items():
+        days = sorted(pending.get(name, []))
+        if not days:
+            continue
+        if name == "sec":
+            units += [Unit(name, [d], lambda c=client, d=d: c.fetch_day(d, known_ciks=ciks)) for d in days]
+        elif name == "polygon":
+            for chunk in _runs(days, conf.get("IPO_POLYGON_BACKFILL_CHUNK_DAYS")):
+                units.append(Unit(name, chunk, lambda c=client, ch=chunk: c.fetch_window(ch)))
+        elif name == "nasdaq":
+            by_month: dict[str, list[date]] = {}
+            for d in days:
+                by_month.setdefault(month_of(d), []).append(d)
+            units += [Unit(name, ds, lambda c=client, m=m, ds=ds: c.fetch_months([m], ds))
+                      for m, ds in by_month.items()]
+        elif name == "news":
+            units.append(Unit(name, days, lambda c=client, ds=days: c.fetch_window(ds)))
+    return units
+
+
+def _runs(days: list[date], longest: int) -> list[list[date]]:
+    """Consecutive days grouped, each group at most `longest` long."""
+    groups: list[list[date]] = []
+    for d in days:
+        if groups and d - groups[-1][-1] == timedelta(days=1) and len(groups[-1]) < longest:
+            groups[-1].append(d)
+        else:
+            groups.append([d])
+    return groups
+
+
+def scan(day: date, sources: list[str], progress: Callable[[int, int], None] | None = None) -> ScanResult:
+    clients, disabled = enabled_clients(sources)
+    run = ScanRun.objects.create(kind=ScanRun.Kind.SCAN, start_date=day, end_date=day, sources=list(clients))
+    result = ScanResult(run, day, day, disabled=disabled)
+    _execute(result, clients, daily_units(clients, day), progress)
+    return result
+
+
+def backfill(days: int, end: date, sources: list[str], *, force: bool = False,
+             progress: Callable[[int, int], None] | None = None) -> ScanResult:
+    if days < 1:
+        raise ValueError("--days must be at least 1")
+    clients, disabled = enabled_clients(sources)
+    dates = window(days, end)
+    run = ScanRun.objects.create(kind=ScanRun.Kind.BACKFILL, start_date=dates[0], end_date=end,
+                                 sources=list(clients))
+    result = ScanResult(run, dates[0], end, disabled=disabled)
+    done: set[tuple[str, date]] = set()
+    if not force:
+        done = set(SourceDay.objects.filter(source__in=list(clients), day__gte=dates[0], day__lte=end)
+                   .values_list("source", "day"))
+    pending = {name: [d for d in dates if (name, d) not in done] for name in clients}
+    result.skipped_days = sum(len(dates) - len(p) for p in pending.values())
+    _execute(result, clients, backfill_units(clients, pending), progress)
+    return result
+
+
+def _execute(result: ScanResult, clients: dict[str, SourceClient], units: list[Unit],
+             progress: Callable[[int, int], None] | None) -> None:
+    result.stats = {name: {"fetched": 0, "errors": 0, "requests": 0, "units": 0} for name in clients}
+    outcome = ingest.Outcome()
+    index = merge.DealIndex()
+    inbox: queue.Queue = queue.Queue(maxsize=64)
+    by_source: dict[str, list[Unit]] = {}
+    for unit in units:
+        by_source.setdefault(unit.source, []).append(unit)
+    threads = [threading.Thread(target=_fetch_all, args=(source_units, inbox), name=f"ipo-{source}", daemon=True)
+               for source, source_units in by_source.items()]
+    for thread in threads:
+        thread.start()
+    finished, total = 0, len(units)
+    failed_sources: set[str] = set()
+    if progress:
+        progress(0, total)
+    while finished < total:
+        unit, fetch, error = inbox.get()
+        finished += 1
+        stats = result.stats[unit.source]
+        stats["units"] += 1
+        if error is not None:
+            failed_sources.add(unit.source)
+            _unit_failed(result, unit, error)
+        else:
+            _unit_fetched(result, unit, fetch, index, outcome)
+        if progress:
+            progress(finished, total)
+    for thread in threads:
+        thread.join()
+    for name, client in clients.items():
+        result.stats[name]["requests"] = client.requests_made
+        if name not in failed_sources:
+            alerts.resolve(f"ipo:source:{name}")
+    result.ipo_ids = sorted(outcome.touched)
+    ingest.announce_validated(result.ipo_ids)
+    run = result.run
+    run.stats, run.errors, run.ipos_touched, run.finished_at = result.stats, result.errors, len(outcome.touched), \
+        timezone.now()
+    run.save(update_fields=["stats", "errors", "ipos_touched", "finished_at"])
+
+
+def _fetch_all(units: list[Unit], inbox: queue.Queue) -> None:
+    for unit in units:
+        try:
+            inbox.put((unit, unit.work(), None))
+        except SourceError as error:
+            inbox.put((unit, None, error))
+        except Exception as error:  # a parser bug must become an error report, not a hung scan
+            log.exception("%s: unexpected failure", unit.source)
+            inbox.put((unit, None, SourceError(unit.source, f"unexpected failure: {error!r}", retryable=False)))
+
+
+def _describe(unit: Unit) -> str:
+    return unit.days[0].isoformat() if len(unit.days) == 1 else f"{unit.days[0]}…{unit.days[-1]}"
+
+
+def _unit_failed(result: ScanResult, unit: Unit, error: SourceError) -> None:
+    message = f"{_describe(unit)}: {error.message}"
+    log.warning("%s: %s", unit.source, message)
+    result.stats[unit.source]["errors"] += 1
+    result.errors.append({"source": unit.source, "days": _describe(unit), "error": error.message,
+                          "retryable": error.retryable})
+    with transaction.atomic():
+        ingest.report_error(unit.source, message, retryable=error.retryable, alert=True)
+
+
+def _unit_fetched(result: ScanResult, unit: Unit, fetch: Fetch, index: merge.DealIndex,
+                  outcome: ingest.Outcome) -> None:
+    stats = result.stats[unit.source]
+    stats["fetched"] += len(fetch.candidates)
+    before = outcome.errors
+    ingest.apply_candidates(fetch.candidates, index, outcome)
+    stats["errors"] += outcome.errors - before
+    with transaction.atomic():
+        for problem in fetch.errors:
+            stats["errors"] += 1
+            if isinstance(problem, SourceError):
+                message, retryable, ticker = problem.message, problem.retryable, None
+            else:
+                ticker, message = problem
+                retryable = True
+            result.errors.append({"source": unit.source, "days": _describe(unit), "error": message,
+                                  "retryable": retryable})
+            ingest.report_error(unit.source, f"{_describe(unit)}: {message}"[:1000], retryable=retryable,
+                                ticker=ticker if ticker and not str(ticker).isdigit() else None)
+        now = timezone.now()
+        for day in unit.days:
+            SourceDay.objects.update_or_create(
+                source=unit.source, day=day,
+                defaults={"run": result.run, "fetched": len(fetch.candidates), "note": fetch.note[:200],
+                          "done_at": now})
