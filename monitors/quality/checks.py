@@ -404,7 +404,7 @@ class Panel:
         with np.errstate(invalid="ignore", divide="ignore"):
             log_returns = np.where(self.price_flagged, np.nan, np.log1p(self.returns))
         short_vol = rolling_std(log_returns, short, short)
-        long_vol = shift(rolling_std(log_returns, long, max(self.min_history, long // 3)), short)
+        long_vol = shift(rolling_std(log_returns, long, max(self.min_history, long * 2 // 3)), short)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = short_vol / long_vol
             hot = (ratio >= limit) & (short_vol * 100 >= conf.get("QUALITY_VOLATILITY_FLOOR_PCT"))
