@@ -22,7 +22,9 @@ DEFAULTS = {
     # `volume_threshold`; this default applies where the rules engine has none for the type.
     "IPO_DEFAULT_VOLUME_THRESHOLD": 100_000,
     "IPO_FIRST_DAYS": 5,
-    # The daily scan also asks Polygon for IPOs listing within this many days after the scanned day.
+    # The daily scan asks Polygon for IPOs listing from this many days before the scanned day (their status
+    # moves on after listing) to this many days after it (the pipeline).
+    "IPO_RECENT_DAYS": 7,
     "IPO_UPCOMING_DAYS": 30,
     # A backfill asks Polygon for at most this many days in one (paged) request.
     "IPO_POLYGON_BACKFILL_CHUNK_DAYS": 31,

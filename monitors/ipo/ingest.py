@@ -66,7 +66,9 @@ def announce_validated(ipo_ids) -> int:
 
 
 def apply_candidates(candidates: list[Candidate], index: merge.DealIndex, outcome: Outcome) -> None:
-    """Write one unit's candidates in one transaction; a candidate that fails is rolled back alone and reported."""
+    """Write one unit's candidates in one transaction; a candidate that fails is rolled back alone and reported.
+    A record seen before is skipped unless it changed, or it matched no deal then and matches one now (a
+    withdrawal that arrived before the deal it withdraws)."""
     if not candidates:
         return
     now = timezone.now()
@@ -83,7 +85,8 @@ def apply_candidates(candidates: list[Candidate], index: merge.DealIndex, outcom
         for candidate in candidates:
             record = existing.get((candidate.source, candidate.key))
             digest = merge.content_hash(candidate)
-            if record is not None and record.content_hash == digest:
+            if record is not None and record.content_hash == digest and (
+                    record.ipo_id or index.find(candidate) is None):
                 unchanged.append(record.pk)
                 if record.ipo_id:
                     outcome.touched.add(record.ipo_id)

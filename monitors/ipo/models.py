@@ -69,7 +69,8 @@ class IPO(models.Model):
     def save(self, *args, **kwargs):
         from monitors.ipo.merge import name_key
 
-        self.name_key = name_key(self.company_name)
+        self.company_name = self.company_name[:200]
+        self.name_key = name_key(self.company_name)[:200]
         super().save(*args, **kwargs)
 
     def as_contract(self) -> dict:

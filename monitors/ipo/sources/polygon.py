@@ -127,11 +127,12 @@ class PolygonClient(SourceClient):
     # The scan's units of work
 
     def fetch_window(self, days: list[date], *, upcoming: bool = False) -> Fetch:
-        """IPOs listing on any of `days` (and, for a live scan, in the weeks after the last one)."""
+        """IPOs listing on any of `days` (for a live scan, also in the days before and the weeks after)."""
         fetch = Fetch(self.name, days)
+        first = min(days) - timedelta(days=conf.get("IPO_RECENT_DAYS") if upcoming else 0)
         last = max(days) + timedelta(days=conf.get("IPO_UPCOMING_DAYS") if upcoming else 0)
         self.warnings = []
-        rows = self.list_ipos(**{"listing_date.gte": min(days).isoformat(), "listing_date.lte": last.isoformat()})
+        rows = self.list_ipos(**{"listing_date.gte": first.isoformat(), "listing_date.lte": last.isoformat()})
         for row in rows:
             try:
                 candidate = self.candidate(row)
