@@ -32,9 +32,9 @@ def isolated_redis():
 @pytest.fixture
 def redis_conn(isolated_redis):
     client = redis_client.get_redis()
-    client.flushdb()
+    testing.clear_redis_db(client)
     yield client
-    client.flushdb()
+    testing.clear_redis_db(client)
 
 
 @pytest.fixture

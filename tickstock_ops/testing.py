@@ -28,15 +28,25 @@ def redis_url_with_db(url: str, db: int) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, ""))
 
 
+CLAIM_KEY = "tickstock:test-run"
+
+
 def claim_redis_db(url: str, candidates: range = range(8, 16)) -> int:
     """A Redis database number no other test run is using; released by `release_redis_db`."""
     for db in candidates:
         client = redis.Redis.from_url(redis_url_with_db(url, db))
-        if client.set("tickstock:test-run", os.getpid(), nx=True, ex=3 * 3600):
-            client.flushdb()
-            client.set("tickstock:test-run", os.getpid(), ex=3 * 3600)
+        if client.set(CLAIM_KEY, os.getpid(), nx=True, ex=3 * 3600):
+            clear_redis_db(client)
             return db
     raise RuntimeError(f"every Redis database {candidates.start}-{candidates.stop - 1} is in use by another test run")
+
+
+def clear_redis_db(client: redis.Redis) -> None:
+    """Empty the run's database but keep its claim, so no other run takes it meanwhile."""
+    with client.pipeline() as pipe:
+        pipe.flushdb()
+        pipe.set(CLAIM_KEY, os.getpid(), ex=3 * 3600)
+        pipe.execute()
 
 
 def release_redis_db(url: str, db: int) -> None:

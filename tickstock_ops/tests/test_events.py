@@ -93,7 +93,7 @@ def test_concurrent_relays_deliver_each_event_once_and_in_order(redis_conn):
         for n in range(300):
             events.publish("tickstock.quality.summary", {"n": n})
     OutboxEvent.objects.update(published_at=None)
-    redis_conn.flushdb()
+    testing.clear_redis_db(redis_conn)
 
     def relay():
         events.flush()
