@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DEBUG ?= 1
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench stop-embedded clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,5 +25,8 @@ test: lint
 bench: $(VENV)/.installed
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
-clean:
+stop-embedded:
+	$(PY) -c 'from pathlib import Path; from tickstock_ops import embedded_redis; embedded_redis.stop(Path("var"))'
+
+clean: stop-embedded
 	rm -rf $(VENV) var
