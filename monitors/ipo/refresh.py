@@ -10,6 +10,7 @@ from monitors.ipo.models import IPO
 from monitors.ipo.sources import SourceError
 from monitors.ipo.sources.polygon import PolygonClient
 from monitors.ipo.sources.sec import SecClient
+from monitors.ipo.sources.sec import candidate as sec_candidate
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def refetch(ipos: list[IPO]) -> RefetchOutcome:
         try:
             if ipo.cik:
                 company = sec.company(ipo.cik)
-                candidates += [sec.candidate(row, company) for row in _recent_ipo_filings(company)]
+                candidates += [sec_candidate(row, company) for row in _recent_ipo_filings(company)]
             if polygon is not None and ipo.ticker:
                 candidates += [c for c in (polygon.candidate(row) for row in polygon.list_ipos(ticker=ipo.ticker))
                                if c is not None]

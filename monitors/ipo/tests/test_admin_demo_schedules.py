@@ -1,0 +1,118 @@
+import json
+from datetime import date
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from django_q.models import Schedule
+
+from monitors.ipo import demo, scan, tasks
+from monitors.ipo.fake_sources import Fault
+from monitors.ipo.models import IPO, SourceRecord
+from tickstock_ops import bootstrap
+from tickstock_ops.models import OutboxEvent
+from tickstock_ops.testing import free_port, process_env, run_manage
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+def admin_client(client):
+    user = get_user_model().objects.create_superuser("ops", password="pw-ops-123")
+    client.force_login(user)
+    return client
+
+
+def test_admin_list_filters_and_search(fake, admin_client):
+    scan.scan(DAY, ["polygon", "sec", "nasdaq", "news"])
+    url = reverse("admin:ipo_ipo_changelist")
+    for query, present, absent in [
+        ({"status__exact": "withdrawn"}, "HBVL", "NWRB"),
+        ({"exchange": "XNYS"}, "CEDBU", "LMNO"),
+        ({"sector": "Health Care"}, "LMNO", "CEDBU"),
+        ({"source": "news"}, "NWRB", "GPEP"),
+        ({"q": "2014410"}, "LMNO", "NWRB"),
+        ({"q": "northwind"}, "NWRB", "LMNO"),
+    ]:
+        page = admin_client.get(url, query).content.decode()
+        assert present in page and absent not in page, query
+
+
+def test_admin_change_page_shows_raw_records_and_history(fake, admin_client):
+    scan.scan(DAY, ["polygon", "sec", "nasdaq"])
+    nwrb = IPO.objects.get(ticker="NWRB")
+    page = admin_client.get(reverse("admin:ipo_ipo_change", args=[nwrb.pk])).content.decode()
+    assert "0001193125-26-400003" in page and "1302211-111840" in page and "priced" in page
+
+
+def test_admin_reenrich_and_refetch_actions(fake, admin_client, settings):
+    scan.scan(DAY, ["sec"])
+    lumen = IPO.objects.get(cik="2014410")
+    assert lumen.ticker is None
+    IPO.objects.filter(pk=lumen.pk).update(sector=None, sector_method="none")
+    url = reverse("admin:ipo_ipo_changelist")
+    response = admin_client.post(url, {"action": "reenrich", "_selected_action": [lumen.pk]}, follow=True)
+    assert "Re-enriched 1 IPO(s)." in response.content.decode()
+    lumen.refresh_from_db()
+    assert lumen.sector == "Health Care"
+    fake.data.submissions["2014410"]["tickers"] = ["LMNO"]
+    fake.data.submissions["2014410"]["exchanges"] = ["Nasdaq"]
+    response = admin_client.post(url, {"action": "refetch", "_selected_action": [lumen.pk]}, follow=True)
+    assert "Re-fetched 1 IPO(s)." in response.content.decode()
+    lumen.refresh_from_db()
+    assert lumen.ticker == "LMNO" and lumen.exchange == "XNAS"
+    assert lumen.records.filter(source="sec").count() == 3  # S-1/A, S-1 and DRS from its submissions
+    settings.IPO_HTTP_RETRIES = 0
+    fake.fail("/submissions/", Fault(500, "down"))
+    response = admin_client.post(url, {"action": "refetch", "_selected_action": [lumen.pk]}, follow=True)
+    assert "Problems:" in response.content.decode()
+
+
+def test_demo_load_is_idempotent_and_offline(settings):
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens: any request would fail the load
+    settings.POLYGON_BASE_URL = settings.SEC_BASE_URL = settings.SEC_DATA_URL = settings.NASDAQ_BASE_URL = nowhere
+    demo.load()
+    counts = (IPO.objects.count(), SourceRecord.objects.count(), OutboxEvent.objects.count())
+    demo.load()
+    assert (IPO.objects.count(), SourceRecord.objects.count(), OutboxEvent.objects.count()) == counts
+    assert counts[0] == 6
+    assert IPO.objects.get(ticker="SGSW").status == "trading"
+    assert set(SourceRecord.objects.values_list("source", flat=True)) == {"polygon", "sec", "nasdaq", "news"}
+
+
+def test_schedules_are_created_idempotently():
+    bootstrap.ensure_schedules()
+    bootstrap.ensure_schedules()
+    names = {"ipo: evening scan": "monitors.ipo.tasks.evening_scan",
+             "ipo: pre-open scan": "monitors.ipo.tasks.morning_scan",
+             "ipo: trading activity": "monitors.ipo.tasks.check_trading_activity"}
+    for name, func in names.items():
+        (schedule,) = Schedule.objects.filter(name=name)
+        assert schedule.func == func and schedule.schedule_type == Schedule.CRON and schedule.next_run
+
+
+def test_task_functions_run_the_same_code(fake, monkeypatch):
+    monkeypatch.setattr(tasks, "_new_york_today", lambda: date(2026, 11, 25))
+    morning = tasks.morning_scan()
+    assert morning["errors"] == 0 and morning["ipos"] == 6
+    evening = tasks.evening_scan()
+    assert evening["errors"] == 1  # no index yet for the 25th: retryable, retried by the next run
+    checked = tasks.check_trading_activity()
+    assert checked["started"] == ["SGSW"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scan_command_in_a_process_of_its_own(fake):
+    env_settings = fake.settings()
+    env = process_env(POLYGON_BASE_URL=fake.url, POLYGON_API_KEY=fake.data.api_key, SEC_BASE_URL=fake.url,
+                      SEC_DATA_URL=fake.url, NASDAQ_BASE_URL=fake.url, NEWS_FEED_URLS=env_settings["NEWS_FEED_URLS"][0],
+                      POLYGON_REQUESTS_PER_MINUTE="0", SEC_REQUESTS_PER_SECOND="0")
+    done = run_manage("scan_ipos", "--date", "2026-11-24", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert len(result["ipos"]) == 6 and result["sources"]["sec"] == {"fetched": 5, "errors": 0}
+    assert "scan 2026-11-24 [" not in done.stderr  # no progress bar when stderr is not a terminal
+    again = run_manage("backfill_ipos", "--days", "3", "--end", "2026-11-24", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "source-days already done were skipped" in again.stdout
