@@ -25,6 +25,10 @@ ALL_TYPES = (*PRICE_TYPES, *VOLUME_TYPES, *FRESHNESS_TYPES)
 INTRADAY_TYPES = FRESHNESS_TYPES
 SPLIT_RATIOS = (1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 15.0, 20.0, 25.0, 50.0, 100.0)
 SPLIT_TOLERANCE = 0.06
+# Evidence of a split in the volume: the mean of the split bar and up to 4 after it, against the trailing mean,
+# must move inversely to the price by at least half the ratio (in log terms) and at least this factor.
+SPLIT_VOLUME_BARS = 5
+SPLIT_MIN_VOLUME_MOVE = 1.5
 
 
 @dataclass
@@ -272,9 +276,11 @@ class Panel:
                                       self.min_history))
         traded_close = np.where(self.traded, close, np.nan)
         earlier = shift(ffill(np.where(self.traded, shift(ffill(traded_close)), np.nan)))
+        traded_volume = np.where(self.traded, volume, np.nan)
+        from_here = rolling_mean(traded_volume[::-1], SPLIT_VOLUME_BARS, 1)[::-1]
         with np.errstate(invalid="ignore", divide="ignore"):
             jump = prev / close
-            volume_ratio = volume / baseline
+            volume_ratio = from_here / baseline
             afterwards = _next_traded(traded_close) / close
             recovered = earlier / close
         ratios = np.array([*SPLIT_RATIOS, *(1 / r for r in SPLIT_RATIOS)])
@@ -286,7 +292,9 @@ class Panel:
             if abs(jump[row, col] / ratio - 1) > SPLIT_TOLERANCE:
                 continue
             moved = volume_ratio[row, col]
-            if not np.isfinite(moved) or np.log(moved) * np.log(ratio) < 0.5 * np.log(ratio) ** 2:
+            needed = max(0.5 * abs(np.log(ratio)), np.log(SPLIT_MIN_VOLUME_MOVE))
+            if not np.isfinite(moved) or np.sign(np.log(moved)) != np.sign(np.log(ratio)) or abs(
+                    np.log(moved)) < needed:
                 continue
             if np.isfinite(afterwards[row, col]) and np.log(afterwards[row, col]) * np.log(ratio) > 0.25 * np.log(
                     ratio) ** 2:
@@ -302,7 +310,7 @@ class Panel:
                     symbol=self.symbols[col], type="corporate_action", severity="info", ts=self.index[row],
                     value=round(float(ratio), 4), threshold=None,
                     detail=(f"close {self.close[row, col]:.4g} after {prev[row, col]:.4g} "
-                            f"({1 / jump[row, col] - 1:+.1%}) with volume ×{moved:.1f} its average: "
+                            f"({1 / jump[row, col] - 1:+.1%}) with volume since ×{moved:.1f} its average: "
                             f"looks like an unrecorded {label} split"),
                     extra={"ratio": label},
                 ))

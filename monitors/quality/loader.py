@@ -261,8 +261,9 @@ class _PortableWriter:
         keys = list(zip(frame["symbol"], frame["ts"], strict=True))
         self.repeated += sum(1 for key in keys if key in self.keys)
         self.keys.update(keys)
+        adapt = connection.ops.adapt_datetimefield_value
         params = [
-            (s, self.source, self.interval, t.to_pydatetime(), o, h, lo, c, int(v))
+            (s, self.source, self.interval, adapt(t.to_pydatetime()), o, h, lo, c, int(v))
             for s, t, o, h, lo, c, v in zip(frame["symbol"], frame["ts"], frame["open"], frame["high"],
                                             frame["low"], frame["close"], frame["volume"], strict=True)
         ]

@@ -86,11 +86,12 @@ def _read_start(interval: str, since: pd.Timestamp | None, as_of: pd.Timestamp, 
 def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
               symbols: list[str] | None = None) -> pd.DataFrame:
     """Every bar of `interval` in [start, end] (of `symbols`, when given) in one query, as a typed frame."""
+    adapt = connection.ops.adapt_datetimefield_value
     where = ["interval = %s", "ts <= %s"]
-    params: list = [interval, end.to_pydatetime()]
+    params: list = [interval, adapt(end.to_pydatetime())]
     if start is not None:
         where.append("ts >= %s")
-        params.append(start.to_pydatetime())
+        params.append(adapt(start.to_pydatetime()))
     if symbols:
         where.append("symbol IN (" + ", ".join(["%s"] * len(symbols)) + ")")
         params.extend(symbols)
