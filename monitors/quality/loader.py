@@ -212,8 +212,13 @@ class _PostgresWriter:
         self.staged += len(frame)
 
     def finish(self, result: LoadResult) -> None:
-        if not self.staged:
-            return
+        if self.staged:
+            self._upsert(result)
+        with connection.cursor() as cursor:
+            # ON COMMIT DROP alone is not enough when the caller's transaction loads several files.
+            cursor.execute("DROP TABLE quality_bar_staging")
+
+    def _upsert(self, result: LoadResult) -> None:
         table = Bar._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
