@@ -1,6 +1,7 @@
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -37,7 +38,8 @@ class OutboxEvent(models.Model):
 
 
 class Alert(models.Model):
-    """The operator's view of a problem: one row per fingerprint, however often it is seen."""
+    """The operator's view of a problem: one row per fingerprint, however often it is seen (Alertmanager's
+    model: firing → acknowledged → resolved, silences with an author and an expiry, inhibition, repeat interval)."""
 
     class Severity(models.TextChoices):
         CRITICAL = "critical"
@@ -59,9 +61,71 @@ class Alert(models.Model):
     first_seen = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="+")
+    silenced_until = models.DateTimeField(null=True, blank=True, help_text="no notifications before this time")
+    silenced_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    silence_reason = models.CharField(max_length=300, blank=True)
+    inhibited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="inhibits",
+                                     help_text="the active source-level alert this one is suppressed under")
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    notifications = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-last_seen"]
+        indexes = [models.Index(fields=["state", "severity"], name="alert_state_severity")]
 
     def __str__(self) -> str:
         return f"[{self.severity}] {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state != self.State.RESOLVED
+
+    def is_silenced(self, now: datetime | None = None) -> bool:
+        return self.silenced_until is not None and self.silenced_until > (now or timezone.now())
+
+    def as_event(self) -> dict:
+        """The payload of the `tickstock.alert.*` events."""
+        return {
+            "alert_id": self.pk, "fingerprint": self.fingerprint, "source": self.source, "severity": self.severity,
+            "state": self.state, "title": self.title, "labels": self.labels, "count": self.count,
+            "first_seen": self.first_seen, "last_seen": self.last_seen,
+            "silenced_until": self.silenced_until if self.is_silenced() else None,
+            "acknowledged_by": self.acknowledged_by.get_username() if self.acknowledged_by_id else None,
+            "inhibited_by": self.inhibited_by.fingerprint if self.inhibited_by_id else None,
+        }
+
+
+class AlertActivity(models.Model):
+    """Who did what to an alert, and when (an empty actor is the system: a scan, a repeat notification)."""
+
+    class Action(models.TextChoices):
+        FIRED = "fired"
+        REOPENED = "reopened"
+        NOTIFIED = "notified", "re-notified"
+        ACKNOWLEDGED = "acknowledged"
+        UNACKNOWLEDGED = "unacknowledged"
+        SILENCED = "silenced"
+        UNSILENCED = "unsilenced"
+        RESOLVED = "resolved"
+        INHIBITED = "inhibited"
+        UNINHIBITED = "uninhibited"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="activity")
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    action = models.CharField(max_length=15, choices=Action.choices)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "alert activity"
+        indexes = [models.Index(fields=["alert", "at"], name="alert_activity_alert")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor or 'system'}"

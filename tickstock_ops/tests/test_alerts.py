@@ -1,0 +1,173 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from tickstock_ops import alerts
+from tickstock_ops.models import Alert, AlertActivity, OutboxEvent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator():
+    return get_user_model().objects.create_user("ops", password="pw-for-tests-only", is_staff=True,
+                                                is_superuser=True)
+
+
+def alert_events(kind: str) -> list[dict]:
+    return [row.payload for row in OutboxEvent.objects.filter(type=f"tickstock.alert.{kind}").order_by("id")]
+
+
+def actions(alert: Alert) -> list[str]:
+    return list(alert.activity.order_by("at", "id").values_list("action", flat=True))
+
+
+def stale(symbol: str | None, source: str = "polygon") -> Alert:
+    labels = {"anomaly_type": "data_stale", "source": source, "interval": "1m"}
+    if symbol:
+        labels["symbol"] = symbol
+        return alerts.fire(f"quality:data_stale:{symbol}:1m", source="quality", title=f"{symbol} stale",
+                           labels=labels)
+    return alerts.fire(f"quality:source:{source}:data_stale:1m", source="quality", title=f"{source} stale",
+                       severity="critical", labels=labels)
+
+
+def test_the_same_problem_seen_again_is_one_alert_that_counts_and_notifies_once():
+    first = alerts.fire("quality:volume_spike:AAA", source="quality", title="AAA spike", labels={"symbol": "AAA"})
+    again = alerts.fire("quality:volume_spike:AAA", source="quality", title="AAA spike x2", severity="critical")
+
+    assert again.pk == first.pk and again.count == 2 and again.last_seen >= first.last_seen
+    assert again.title == "AAA spike x2" and again.severity == "critical"
+    assert again.labels == {"symbol": "AAA"}
+    [notice] = alert_events("firing")
+    assert notice["fingerprint"] == "quality:volume_spike:AAA" and notice["notification"] == "new"
+    assert actions(again) == ["fired"]
+
+
+def test_a_firing_alert_notifies_again_after_the_repeat_interval(settings):
+    settings.ALERTS_REPEAT_INTERVAL_SECONDS = 3600
+    alert = alerts.fire("ipo:source:sec", source="ipo", title="SEC down")
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=timezone.now() - timedelta(minutes=59))
+    alerts.fire("ipo:source:sec", source="ipo", title="SEC down")
+    assert len(alert_events("firing")) == 1
+
+    Alert.objects.filter(pk=alert.pk).update(last_notified_at=timezone.now() - timedelta(minutes=61))
+    alerts.fire("ipo:source:sec", source="ipo", title="SEC down")
+
+    assert [e["notification"] for e in alert_events("firing")] == ["new", "repeat"]
+    alert.refresh_from_db()
+    assert alert.notifications == 2 and actions(alert) == ["fired", "notified"]
+
+
+def test_acknowledge_stops_repeats_and_a_resolved_alert_reopens_unacknowledged(settings, operator):
+    settings.ALERTS_REPEAT_INTERVAL_SECONDS = 0
+    alert = alerts.fire("equity_sla:etf:success_rate", source="rules", title="SLA")
+    alerts.acknowledge(alert, operator, "looking")
+    alerts.fire("equity_sla:etf:success_rate", source="rules", title="SLA")
+    assert len(alert_events("firing")) == 1
+    alert.refresh_from_db()
+    assert alert.state == "acknowledged" and alert.acknowledged_by == operator
+
+    assert alerts.resolve("equity_sla:etf:success_rate") is True
+    assert alerts.resolve("equity_sla:etf:success_rate") is False
+    reopened = alerts.fire("equity_sla:etf:success_rate", source="rules", title="SLA")
+
+    assert reopened.state == "firing" and reopened.acknowledged_by is None and reopened.resolved_at is None
+    assert [e["notification"] for e in alert_events("firing")] == ["new", "reopened"]
+    assert actions(reopened) == ["fired", "acknowledged", "resolved", "reopened"]
+    resolved = AlertActivity.objects.get(alert=alert, action="resolved")
+    assert resolved.actor is None and resolved.note == "condition cleared"
+    assert AlertActivity.objects.get(alert=alert, action="acknowledged").actor == operator
+
+
+def test_a_silenced_alert_keeps_counting_but_does_not_notify_until_the_silence_ends(settings, operator):
+    settings.ALERTS_REPEAT_INTERVAL_SECONDS = 0
+    alert = alerts.fire("ipo:source:nasdaq", source="ipo", title="Nasdaq down")
+    alerts.silence(alert, operator, timezone.now() + timedelta(hours=2), "maintenance window")
+    alerts.fire("ipo:source:nasdaq", source="ipo", title="Nasdaq down")
+    alert.refresh_from_db()
+    assert alert.count == 2 and alert.is_silenced() and alert.silenced_by == operator
+    assert alert.silence_reason == "maintenance window"
+    assert len(alert_events("firing")) == 1
+    assert alert_events("silenced")[0]["actor"] == "ops"
+
+    Alert.objects.filter(pk=alert.pk).update(silenced_until=timezone.now() - timedelta(seconds=1))
+    alerts.fire("ipo:source:nasdaq", source="ipo", title="Nasdaq down")
+    assert len(alert_events("firing")) == 2
+
+
+@pytest.mark.parametrize(("until", "reason", "message"), [
+    (timedelta(hours=-1), "late", "not in the future"),
+    (timedelta(hours=1), "  ", "needs a reason"),
+])
+def test_a_bad_silence_is_refused_and_changes_nothing(operator, until, reason, message):
+    alert = alerts.fire("ipo:source:news", source="ipo", title="news down")
+    with pytest.raises(alerts.AlertActionError, match=message):
+        alerts.silence(alert, operator, timezone.now() + until, reason)
+    alert.refresh_from_db()
+    assert alert.silenced_until is None and actions(alert) == ["fired"]
+
+
+def test_acknowledging_a_resolved_alert_is_refused(operator):
+    alert = alerts.fire("ipo:source:news", source="ipo", title="news down")
+    alerts.resolve(alert.fingerprint)
+    with pytest.raises(alerts.AlertActionError, match="only a firing alert"):
+        alerts.acknowledge(alert, operator)
+
+
+def test_a_stale_source_inhibits_its_symbols_alerts_until_it_resolves():
+    before = stale("AAA")
+    source_alert = stale(None)
+    after = stale("BBB")
+    other_source = stale("CCC", source="nasdaq")
+
+    before.refresh_from_db()
+    assert before.inhibited_by == source_alert and after.inhibited_by == source_alert
+    assert other_source.inhibited_by is None
+    notified = {e["fingerprint"] for e in alert_events("firing")}
+    assert "quality:data_stale:BBB:1m" not in notified
+    assert {"quality:data_stale:AAA:1m", "quality:source:polygon:data_stale:1m"} <= notified
+
+    alerts.resolve(source_alert.fingerprint)
+    after.refresh_from_db()
+    assert after.inhibited_by is None
+    assert actions(after) == ["fired", "inhibited", "uninhibited"]
+
+
+def test_a_scan_inside_grouped_publishes_one_digest_per_type_and_exchange():
+    with alerts.grouped():
+        for symbol in ("AAA", "BBB"):
+            alerts.fire(f"quality:volume_spike:{symbol}", source="quality", title=f"{symbol} spike",
+                        labels={"symbol": symbol, "anomaly_type": "volume_spike", "exchange": "XNAS"})
+        alerts.fire("quality:price_gap:CCC", source="quality", title="CCC gap", severity="critical",
+                    labels={"symbol": "CCC", "anomaly_type": "price_gap", "exchange": "XNYS"})
+
+    assert alert_events("firing") == []
+    digests = sorted(alert_events("digest"), key=lambda d: d["type"])
+    assert [(d["type"], d["exchange"], d["count"], d["severity"]) for d in digests] == [
+        ("price_gap", "XNYS", 1, "critical"), ("volume_spike", "XNAS", 2, "warning")]
+    assert {a["fingerprint"] for a in digests[1]["alerts"]} == {"quality:volume_spike:AAA",
+                                                                "quality:volume_spike:BBB"}
+
+
+def test_admin_actions_acknowledge_and_silence_with_the_operator_recorded(operator):
+    alert = alerts.fire("ipo:source:polygon", source="ipo", title="Polygon down")
+    client = Client()
+    client.force_login(operator)
+    url = "/admin/tickstock_ops/alert/"
+
+    response = client.post(url, {"action": "silence", "_selected_action": [alert.pk], "hours": "", "reason": ""},
+                           follow=True)
+    assert "give the number of hours and a reason" in response.content.decode()
+    client.post(url, {"action": "acknowledge", "_selected_action": [alert.pk]})
+    client.post(url, {"action": "silence", "_selected_action": [alert.pk], "hours": "2", "reason": "vendor fix"})
+
+    alert.refresh_from_db()
+    assert alert.state == "acknowledged" and alert.acknowledged_by == operator
+    assert alert.is_silenced() and alert.silence_reason == "vendor fix"
+    assert timedelta(hours=1.9) < alert.silenced_until - timezone.now() < timedelta(hours=2.1)
+    page = client.get(f"{url}{alert.pk}/change/").content.decode()
+    assert "vendor fix" in page and "acknowledged" in page
