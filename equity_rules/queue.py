@@ -138,11 +138,13 @@ def rescue_expired(now=None) -> tuple[int, int]:
     """Hand jobs whose lease ran out (their worker died or hung) back to the queue; dead-letter those with
     no attempt left. Returns (requeued, dead-lettered)."""
     now = now or timezone.now()
-    expired = ProcessingJob.objects.filter(state=State.RUNNING, claimed_until__lt=now)
     message = "lease expired: the worker stopped or hung during this attempt"
     with transaction.atomic():
-        dead = list(expired.filter(attempts__gte=F("max_attempts")).select_for_update().select_related(
-            "equity_type"))
+        # Rows a live transaction still locks belong to a worker that is committing them right now.
+        expired = ProcessingJob.objects.filter(state=State.RUNNING, claimed_until__lt=now).select_for_update(
+            **({"skip_locked": True} if connection.features.has_select_for_update_skip_locked else {}))
+        jobs = list(expired.select_related("equity_type"))
+        dead = [job for job in jobs if job.attempts >= job.max_attempts]
         for job in dead:
             job.errors = [*job.errors, {"attempt": job.attempts, "at": now.isoformat(), "error": message}]
             ProcessingJob.objects.filter(pk=job.pk).update(state=State.DEAD, finished_at=now, last_error=message,
@@ -151,8 +153,8 @@ def rescue_expired(now=None) -> tuple[int, int]:
                 "symbol": job.symbol, "equity_type": job.equity_type.equity_type,
                 "rules_version": job.equity_type.version, "attempts": job.attempts, "duration_ms": None,
                 "error": message, "job_id": job.id, "errors": job.errors})
-        requeued = expired.update(state=State.QUEUED, last_error=message, claim_token=None,
-                                  claimed_until=None)
+        requeued = ProcessingJob.objects.filter(id__in=[job.id for job in jobs if job not in dead]).update(
+            state=State.QUEUED, last_error=message, claim_token=None, claimed_until=None)
     return requeued, len(dead)
 
 
