@@ -118,7 +118,7 @@ def deliver_batch(size: int = BATCH_SIZE) -> DeliveryResult:
     try:
         results = _deliver_to_redis(rows, envelopes)
     except redis.RedisError as error:
-        message = f"Redis unavailable: {error}"
+        message = f"Redis at REDIS_URL unavailable: {error}"
         OutboxEvent.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=message[:1000])
         return DeliveryResult(failed=len(rows), error=message)
     _mark_published(ids)

@@ -160,7 +160,7 @@ def test_the_relay_command_reports_what_waits_when_redis_is_down(private_redis):
 
     result = testing.run_manage("relay_events", "--once", env=testing.process_env(REDIS_URL=private_redis.url))
     assert result.returncode == 1
-    assert "1 events wait in the outbox" in result.stderr
+    assert "1 events wait in the outbox: Redis at REDIS_URL unavailable" in result.stderr
     assert "Traceback" not in result.stderr
 
     private_redis.start()
@@ -185,3 +185,20 @@ def test_the_relay_task_delivers_pending_events_and_prunes_old_ones(redis_conn):
 
     assert relay_events() == {"delivered": 1, "failed": 0, "pruned": 1}
     assert redis_conn.xlen("tickstock.ipo.detected") == 2
+
+
+def test_the_relay_task_keeps_trying_through_an_outage_and_delivers_when_redis_returns(private_redis, monkeypatch):
+    from tickstock_ops import tasks
+
+    monkeypatch.setattr(tasks, "OUTAGE_POLL_SECONDS", 0.2)
+    private_redis.stop()
+    with transaction.atomic():
+        events.publish("tickstock.ipo.detected", {"n": 1})
+    restart = threading.Timer(1.0, private_redis.start)
+    restart.start()
+
+    result = tasks.relay_events()
+    restart.join()
+
+    assert result["delivered"] == 1 and result["failed"] == 0
+    assert redis.Redis.from_url(private_redis.url).xlen("tickstock.ipo.detected") == 1
