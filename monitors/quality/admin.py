@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from monitors.quality.models import Anomaly, Bar, CorporateAction, DailySummary, Report, Scan
+from monitors.quality.models import Anomaly, CorporateAction, DailySummary, Report, Scan
 
 
 def symbol_history(symbol: str) -> str:
@@ -23,16 +23,6 @@ class ScoreFilter(admin.SimpleListFilter):
             low, high = self.BANDS[self.value()]
             return queryset.filter(overall_score__gte=low, overall_score__lt=high)
         return queryset
-
-
-@admin.register(Bar)
-class BarAdmin(admin.ModelAdmin):
-    list_display = ("symbol", "interval", "ts", "source", "open", "high", "low", "close", "volume")
-    list_filter = ("interval", "source")
-    search_fields = ("symbol",)
-    date_hierarchy = "ts"
-    show_full_result_count = False
-    ordering = ("symbol", "-ts")
 
 
 @admin.register(CorporateAction)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import ProgrammingError, connection, transaction
 
 from monitors.quality import conf
 from monitors.quality.models import INTERVALS, Bar, CorporateAction
@@ -24,6 +24,8 @@ ACTION_COLUMNS = ["symbol", "date", "kind", "ratio"]
 SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^]{0,19}$")
 DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
 WITH_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+MAX_VOLUME = 1e15
+CARDINALITY_VIOLATION = "21000"
 
 
 class LoadError(Exception):
@@ -75,8 +77,8 @@ def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str 
     writer = _PostgresWriter if connection.vendor == "postgresql" else _PortableWriter
     with transaction.atomic():
         sink = writer(source, interval)
-        for frame in chunks:
-            valid = _validate(frame, interval, result)
+        for columns, numbers in chunks:
+            valid = _validate(columns, numbers, interval, result)
             if len(valid):
                 sink.add(valid)
         sink.finish(result)
@@ -86,7 +88,29 @@ def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str 
     return result
 
 
-def _read_chunks(lines: Iterable[str], result: LoadResult, size: int) -> Iterator[pd.DataFrame]:
+@dataclass
+class Chunk:
+    """Validated bars as arrays: line numbers, symbols, UTC nanoseconds, prices, volumes."""
+
+    line: np.ndarray
+    symbol: np.ndarray
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def take(self, mask: np.ndarray) -> "Chunk":
+        return Chunk(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
+
+
+def _read_chunks(lines: Iterable[str], result: LoadResult, size: int) -> Iterator[tuple[list, list[int]]]:
+    """The data rows as lists of column values (in COLUMNS order) with their line numbers, `size` rows at a time;
+    rows that are not CSV or have the wrong number of fields are reported here."""
     reader = csv.reader(lines)
     try:
         header = next(reader, None)
@@ -111,124 +135,188 @@ def _read_chunks(lines: Iterable[str], result: LoadResult, size: int) -> Iterato
             result.rows += 1
             result.errors.append(RowError(reader.line_num, f"unreadable row: {error}"))
             continue
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        result.rows += 1
         if len(row) != width:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            result.rows += 1
             result.errors.append(RowError(reader.line_num, f"expected {width} fields, found {len(row)}"))
             continue
-        rows.append([row[i] for i in positions])
+        result.rows += 1
+        rows.append(row)
         numbers.append(reader.line_num)
         if len(rows) >= size:
-            yield _frame(rows, numbers)
+            yield _columns(rows, positions), numbers
             rows, numbers = [], []
     if rows:
-        yield _frame(rows, numbers)
+        yield _columns(rows, positions), numbers
 
 
-def _frame(rows: list[list[str]], numbers: list[int]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
-    frame["line"] = np.asarray(numbers, dtype=np.int64)
-    return frame
+def _columns(rows: list[list[str]], positions: list[int]) -> list[tuple]:
+    transposed = list(zip(*rows, strict=True))
+    return [transposed[i] for i in positions]
 
 
-def _validate(frame: pd.DataFrame, interval: str, result: LoadResult) -> pd.DataFrame:
-    """The chunk's valid rows, typed; every rejected row is added to `result.errors` with its first problem."""
-    reason = pd.Series(None, index=frame.index, dtype=object)
+class _Rejections:
+    """The first problem of each rejected row of a chunk."""
 
-    def reject(mask: pd.Series, message) -> None:
-        mask = mask & reason.isna()
-        if mask.any():
-            reason[mask] = message(frame[mask]) if callable(message) else message
+    def __init__(self, size: int):
+        self.bad = np.zeros(size, dtype=bool)
+        self.messages: dict[int, str] = {}
 
-    symbol = frame["symbol"].str.strip().str.upper()
-    reject(symbol == "", "symbol is empty")
-    reject(~symbol.str.match(SYMBOL), lambda bad: "symbol " + bad["symbol"].map(repr) + " is not a ticker")
+    def add(self, mask: np.ndarray, message) -> None:
+        new = mask & ~self.bad
+        for index in np.nonzero(new)[0]:
+            self.messages[int(index)] = message(index) if callable(message) else message
+        self.bad |= new
 
-    raw_ts = frame["timestamp"].str.strip()
+
+def _validate(columns: list[tuple], lines: list[int], interval: str, result: LoadResult) -> Chunk:
+    """The chunk's valid rows as arrays; every rejected row is added to `result.errors` with its first problem.
+    Symbols and timestamps repeat a lot, so they are parsed once per distinct value."""
+    raw_symbol, raw_ts, *raw_numbers = columns
+    rejected = _Rejections(len(lines))
+
+    codes, distinct = pd.factorize(np.asarray(raw_symbol, dtype=object))
+    cleaned = np.array([value.strip().upper() for value in distinct], dtype=object)
+    empty = np.array([value == "" for value in cleaned], dtype=bool)
+    unusable = np.array([not SYMBOL.match(value) for value in cleaned], dtype=bool)
+    rejected.add(empty[codes], "symbol is empty")
+    rejected.add(unusable[codes], lambda i: f"symbol {raw_symbol[i]!r} is not a ticker")
+    symbols = cleaned[codes]
+
+    ts_codes, ts_distinct = pd.factorize(np.asarray(raw_ts, dtype=object))
+    texts = pd.Series(ts_distinct, dtype=object).str.strip()
     if interval == "1d":
-        reject(~raw_ts.str.match(DATE_ONLY),
-               lambda bad: "timestamp " + bad["timestamp"].map(repr) + " is not a date (YYYY-MM-DD) for daily bars")
-        ts = pd.to_datetime(raw_ts.where(reason.isna()), format="%Y-%m-%d", errors="coerce").dt.tz_localize("UTC")
+        shape_ok = texts.str.match(DATE_ONLY).to_numpy(dtype=bool)
+        rejected.add(~shape_ok[ts_codes],
+                     lambda i: f"timestamp {raw_ts[i]!r} is not a date (YYYY-MM-DD) for daily bars")
+        parsed = pd.to_datetime(texts.where(shape_ok), format="%Y-%m-%d", errors="coerce").dt.tz_localize("UTC")
     else:
-        reject(~raw_ts.str.contains(WITH_OFFSET),
-               lambda bad: "timestamp " + bad["timestamp"].map(repr) + " needs a UTC offset (e.g. -04:00)")
-        ts = pd.to_datetime(raw_ts.where(reason.isna()), format="ISO8601", utc=True, errors="coerce")
-    reject(ts.isna(), lambda bad: "timestamp " + bad["timestamp"].map(repr) + " is not a valid date/time")
+        shape_ok = texts.str.contains(WITH_OFFSET).to_numpy(dtype=bool)
+        rejected.add(~shape_ok[ts_codes], lambda i: f"timestamp {raw_ts[i]!r} needs a UTC offset (e.g. -04:00)")
+        parsed = pd.to_datetime(texts.where(shape_ok), format="ISO8601", utc=True, errors="coerce")
+    rejected.add(parsed.isna().to_numpy()[ts_codes], lambda i: f"timestamp {raw_ts[i]!r} is not a valid date/time")
+    stamps = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").view(np.int64)[ts_codes]
 
-    numbers = {}
-    for name in [*PRICE_COLUMNS, "volume"]:
-        values = pd.to_numeric(frame[name].str.strip(), errors="coerce").astype(float)
-        values[~np.isfinite(values)] = np.nan
-        reject(values.isna(), lambda bad, name=name: f"{name} " + bad[name].map(repr) + " is not a number")
-        numbers[name] = values
-    o, h, lo, c, v = (numbers[name] for name in ["open", "high", "low", "close", "volume"])
-    reject(lo <= 0, "prices must be positive")
-    reject(lo > h, "low is above high")
-    reject((o < lo) | (o > h), "open is outside low..high")
-    reject((c < lo) | (c > h), "close is outside low..high")
-    reject(v < 0, "volume is negative")
+    values = {}
+    for name, raw in zip([*PRICE_COLUMNS, "volume"], raw_numbers, strict=True):
+        numbers = _floats(raw)
+        rejected.add(~np.isfinite(numbers), lambda i, raw=raw, name=name: f"{name} {raw[i]!r} is not a number")
+        values[name] = numbers
+    o, h, lo, c, v = (values[name] for name in ["open", "high", "low", "close", "volume"])
+    with np.errstate(invalid="ignore"):
+        rejected.add(lo <= 0, "prices must be positive")
+        rejected.add(lo > h, "low is above high")
+        rejected.add((o < lo) | (o > h), "open is outside low..high")
+        rejected.add((c < lo) | (c > h), "close is outside low..high")
+        rejected.add(v < 0, "volume is negative")
+        rejected.add(v > MAX_VOLUME, "volume is not a plausible share count")
 
-    bad = reason.notna()
-    if bad.any():
-        result.errors.extend(RowError(int(line), message)
-                             for line, message in zip(frame.loc[bad, "line"], reason[bad], strict=True))
-    good = ~bad
-    valid = pd.DataFrame({
-        "symbol": symbol[good], "ts": ts[good], "open": o[good], "high": h[good], "low": lo[good],
-        "close": c[good], "volume": v[good].round().astype(np.int64), "line": frame.loc[good, "line"],
-    })
-    repeated = valid.duplicated(["symbol", "ts"], keep="last")
+    result.errors.extend(RowError(lines[index], message) for index, message in rejected.messages.items())
+    good = ~rejected.bad
+    chunk = Chunk(np.asarray(lines, dtype=np.int64), symbols, stamps, o, h, lo, c,
+                  np.rint(np.where(good, v, 0)).astype(np.int64)).take(good)
+    repeated = pd.DataFrame({"s": codes[good], "t": chunk.ts}).duplicated(keep="last").to_numpy()
     if repeated.any():
         result.duplicates += int(repeated.sum())
-        valid = valid[~repeated]
-    return valid
+        chunk = chunk.take(~repeated)
+    return chunk
+
+
+def _floats(raw: tuple) -> np.ndarray:
+    """Parse a column of numbers; anything unparseable (or not finite) becomes NaN."""
+    try:
+        numbers = np.array(raw, dtype=np.float64)
+    except ValueError:
+        numbers = pd.to_numeric(pd.Series(raw, dtype=object).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(numbers), numbers, np.nan)
+
+
+PG_EPOCH_US = 946_684_800_000_000  # 2000-01-01 in Unix microseconds: PostgreSQL's binary timestamp origin
+COPY_ROW = np.dtype([
+    ("fields", ">i2"),
+    ("line_len", ">i4"), ("line", ">i8"), ("code_len", ">i4"), ("code", ">i4"), ("ts_len", ">i4"), ("ts", ">i8"),
+    ("open_len", ">i4"), ("open", ">f8"), ("high_len", ">i4"), ("high", ">f8"), ("low_len", ">i4"), ("low", ">f8"),
+    ("close_len", ">i4"), ("close", ">f8"), ("volume_len", ">i4"), ("volume", ">i8"),
+])
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+COPY_TRAILER = b"\xff\xff"
 
 
 class _PostgresWriter:
-    """COPY each chunk into a temporary staging table; one INSERT … ON CONFLICT at the end."""
+    """Each chunk goes into a temporary staging table with a binary COPY built straight from the arrays
+    (symbols as small integer codes, their names in a second staging table); one INSERT … ON CONFLICT at the end
+    moves the file into the bar table."""
 
     def __init__(self, source: str, interval: str):
         self.source, self.interval = source, interval
         self.staged = 0
+        self.codes: dict[str, int] = {}
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE quality_bar_staging (line bigint, symbol text, ts timestamptz, open float8,"
+                "CREATE TEMP TABLE quality_bar_staging (line bigint, code integer, ts timestamptz, open float8,"
                 " high float8, low float8, close float8, volume bigint) ON COMMIT DROP"
             )
+            cursor.execute("CREATE TEMP TABLE quality_symbol_staging (code integer PRIMARY KEY, symbol text)"
+                           " ON COMMIT DROP")
 
-    def add(self, frame: pd.DataFrame) -> None:
-        buffer = io.StringIO()
-        out = frame[["line", "symbol", "ts", "open", "high", "low", "close", "volume"]].copy()
-        out["ts"] = out["ts"].dt.strftime("%Y-%m-%d %H:%M:%S+00")
-        out.to_csv(buffer, header=False, index=False, float_format="%.10g")
-        buffer.seek(0)
+    def add(self, chunk: Chunk) -> None:
+        local, names = pd.factorize(chunk.symbol)
+        new = [name for name in names if name not in self.codes]
+        for name in new:
+            self.codes[name] = len(self.codes)
+        rows = np.empty(len(chunk), dtype=COPY_ROW)
+        rows["fields"] = 8
+        for name, size in (("line", 8), ("code", 4), ("ts", 8), ("open", 8), ("high", 8), ("low", 8), ("close", 8),
+                           ("volume", 8)):
+            rows[f"{name}_len"] = size
+        rows["line"] = chunk.line
+        rows["code"] = np.array([self.codes[name] for name in names], dtype=np.int32)[local]
+        rows["ts"] = chunk.ts // 1000 - PG_EPOCH_US
+        for name in ("open", "high", "low", "close", "volume"):
+            rows[name] = getattr(chunk, name)
         with connection.cursor() as cursor:
+            if new:
+                listing = "".join(f"{self.codes[name]}\t{name}\n" for name in new)
+                cursor.cursor.copy_expert("COPY quality_symbol_staging (code, symbol) FROM STDIN",
+                                          io.StringIO(listing))
             cursor.cursor.copy_expert(
-                "COPY quality_bar_staging (line, symbol, ts, open, high, low, close, volume)"
-                " FROM STDIN WITH (FORMAT csv)",
-                buffer,
+                "COPY quality_bar_staging (line, code, ts, open, high, low, close, volume) FROM STDIN WITH BINARY",
+                io.BytesIO(COPY_HEADER + rows.tobytes() + COPY_TRAILER),
             )
-        self.staged += len(frame)
+        self.staged += len(chunk)
 
     def finish(self, result: LoadResult) -> None:
         if self.staged:
             self._upsert(result)
         with connection.cursor() as cursor:
             # ON COMMIT DROP alone is not enough when the caller's transaction loads several files.
-            cursor.execute("DROP TABLE quality_bar_staging")
+            cursor.execute("DROP TABLE quality_bar_staging, quality_symbol_staging")
 
     def _upsert(self, result: LoadResult) -> None:
+        """Optimistically without sorting out repeated bars; a file that repeats a bar across chunks makes
+        PostgreSQL refuse that (a row affected twice), and then the later row of each bar is kept."""
+        try:
+            with transaction.atomic():
+                distinct, inserted, updated = self._insert("SELECT * FROM quality_bar_staging")
+        except ProgrammingError as error:
+            if getattr(error.__cause__, "pgcode", None) != CARDINALITY_VIOLATION:
+                raise
+            distinct, inserted, updated = self._insert(
+                "SELECT DISTINCT ON (code, ts) * FROM quality_bar_staging ORDER BY code, ts, line DESC")
+        result.duplicates += self.staged - distinct
+        result.inserted, result.updated = inserted, updated
+        result.unchanged = distinct - inserted - updated
+
+    def _insert(self, rows_sql: str) -> tuple[int, int, int]:
         table = Bar._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                WITH src AS MATERIALIZED (
-                    SELECT DISTINCT ON (symbol, ts) symbol, ts, open, high, low, close, volume
-                    FROM quality_bar_staging ORDER BY symbol, ts, line DESC
-                ), up AS (
+                WITH src AS MATERIALIZED ({rows_sql}), up AS (
                     INSERT INTO {table} AS bar (symbol, source, interval, ts, open, high, low, close, volume)
-                    SELECT symbol, %s, %s, ts, open, high, low, close, volume FROM src
+                    SELECT s.symbol, %s, %s, src.ts, src.open, src.high, src.low, src.close, src.volume
+                    FROM src JOIN quality_symbol_staging s USING (code)
                     ON CONFLICT (symbol, source, interval, ts) DO UPDATE SET
                         open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
                         close = EXCLUDED.close, volume = EXCLUDED.volume
@@ -242,10 +330,7 @@ class _PostgresWriter:
                 """,
                 [self.source, self.interval],
             )
-            distinct, inserted, updated = cursor.fetchone()
-        result.duplicates += self.staged - distinct
-        result.inserted, result.updated = inserted, updated
-        result.unchanged = distinct - inserted - updated
+            return cursor.fetchone()
 
 
 class _PortableWriter:
@@ -256,21 +341,23 @@ class _PortableWriter:
         self.before = self._count()
         self.changed = 0
         self.repeated = 0
-        self.keys: set[tuple[str, pd.Timestamp]] = set()
+        self.keys: set[tuple[str, int]] = set()
 
     def _count(self) -> int:
         return Bar.objects.filter(source=self.source, interval=self.interval).count()
 
-    def add(self, frame: pd.DataFrame) -> None:
+    def add(self, chunk: Chunk) -> None:
         table = Bar._meta.db_table
-        keys = list(zip(frame["symbol"], frame["ts"], strict=True))
+        keys = list(zip(chunk.symbol.tolist(), chunk.ts.tolist(), strict=True))
         self.repeated += sum(1 for key in keys if key in self.keys)
         self.keys.update(keys)
         adapt = connection.ops.adapt_datetimefield_value
+        stamps = pd.to_datetime(chunk.ts, utc=True).to_pydatetime()
         params = [
-            (s, self.source, self.interval, adapt(t.to_pydatetime()), o, h, lo, c, int(v))
-            for s, t, o, h, lo, c, v in zip(frame["symbol"], frame["ts"], frame["open"], frame["high"],
-                                            frame["low"], frame["close"], frame["volume"], strict=True)
+            (s, self.source, self.interval, adapt(t), o, h, lo, c, v)
+            for s, t, o, h, lo, c, v in zip(chunk.symbol.tolist(), stamps, chunk.open.tolist(), chunk.high.tolist(),
+                                            chunk.low.tolist(), chunk.close.tolist(), chunk.volume.tolist(),
+                                            strict=True)
         ]
         with connection.cursor() as cursor:
             cursor.executemany(
@@ -295,13 +382,15 @@ class _PortableWriter:
 def upsert_frame(frame: pd.DataFrame, *, source: str, interval: str) -> LoadResult:
     """Store already-typed bars (columns symbol, ts (UTC), open, high, low, close, volume), e.g. from an API."""
     result = LoadResult(rows=len(frame))
-    frame = frame.reset_index(drop=True).copy()
-    frame["line"] = np.arange(1, len(frame) + 1)
+    stamps = pd.to_datetime(frame["ts"], utc=True).dt.tz_convert(None).to_numpy().astype("datetime64[ns]")
+    chunk = Chunk(np.arange(1, len(frame) + 1, dtype=np.int64), frame["symbol"].to_numpy(dtype=object),
+                  stamps.view(np.int64), *(frame[name].to_numpy(dtype=np.float64) for name in PRICE_COLUMNS),
+                  np.rint(frame["volume"].to_numpy(dtype=np.float64)).astype(np.int64))
     writer = _PostgresWriter if connection.vendor == "postgresql" else _PortableWriter
     with transaction.atomic():
         sink = writer(source, interval)
-        if len(frame):
-            sink.add(frame)
+        if len(chunk):
+            sink.add(chunk)
         sink.finish(result)
     return result
 

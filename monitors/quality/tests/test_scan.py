@@ -221,7 +221,7 @@ def test_the_admin_pages(admin_client):
     build_daily_summary(demo.DEMO_END.date())
     report = Report.objects.filter(overall_score__lt=100).first()
     pages = ["/admin/quality/scan/", "/admin/quality/report/?score=poor", "/admin/quality/anomaly/?anomaly_type="
-             "price_anomaly", "/admin/quality/bar/?q=DAA", "/admin/quality/corporateaction/",
+             "price_anomaly", "/admin/quality/corporateaction/",
              "/admin/quality/dailysummary/", f"/admin/quality/report/{report.pk}/change/",
              f"/admin/quality/report/?symbol__exact={report.symbol}",
              f"/admin/quality/dailysummary/{DailySummary.objects.get().pk}/change/"]
