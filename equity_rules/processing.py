@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from equity_rules import queue, schemas
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security
-from tickstock_ops.events import publish
+from tickstock_ops.events import publish_many
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ def _commit(worker: str, outcomes: list, report: BatchReport) -> None:
         report.lost_lease = len(outcomes) - len(held)
         outcomes = [outcome for outcome in outcomes if outcome[0].id in held]
         commit_ms = (time.perf_counter() - commit_started) * 1000 / max(1, len(outcomes))
-        results, done = [], []
+        results, done, processed, failed_events = [], [], [], []
         for job, resolved, evaluation, duration_ms in outcomes:
             duration_ms = round(duration_ms + commit_ms, 3)
             failed = isinstance(evaluation, JobError)
@@ -215,13 +215,16 @@ def _commit(worker: str, outcomes: list, report: BatchReport) -> None:
             if not failed:
                 done.append(job)
                 report.processed += 1
-                publish("tickstock.equity.processed", {**payload, "error": None, "passed": evaluation.passed,
-                                                       "reasons": evaluation.reasons,
-                                                       "enrichments": evaluation.enrichments})
+                processed.append({**payload, "error": None, "passed": evaluation.passed,
+                                  "reasons": evaluation.reasons, "enrichments": evaluation.enrichments})
             elif queue.mark_failed(job, str(evaluation), resolved.retry_config, retryable=evaluation.retryable):
                 report.dead += 1
-                publish("tickstock.equity.failed", {**payload, "error": str(evaluation), "errors": job.errors})
+                failed_events.append({**payload, "error": str(evaluation), "errors": job.errors})
             else:
                 report.retried += 1
         queue.mark_done(done)
         ProcessingResult.objects.bulk_create(results)
+        for event_type, payloads in (("tickstock.equity.processed", processed),
+                                     ("tickstock.equity.failed", failed_events)):
+            if payloads:
+                publish_many(event_type, payloads)
