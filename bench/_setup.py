@@ -8,7 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def django_on_postgres(database: str) -> None:
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
     os.environ.setdefault("DEBUG", "1")

@@ -10,8 +10,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-from _setup import ROOT, django_on_postgres, percentile
+# Import from the repository, not from bench/: bench/queue.py would shadow the standard library's queue.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from bench._setup import ROOT, django_on_postgres, percentile  # noqa: E402
 
 django_on_postgres("tickstock_bench_events")
 
@@ -121,20 +125,47 @@ def measure_throughput(count: int, per_transaction: int, together: bool = False)
           f"{elapsed:.2f} s = {count / elapsed:,.0f} events/s (committed and on Redis: {delivered})")
 
 
+def publish_alone(count: int) -> None:
+    for n in range(count):
+        with transaction.atomic():
+            events.publish("tickstock.bench.parallel", {"n": n})
+
+
+def measure_parallel_throughput(count: int, processes: int) -> None:
+    """Several publishing processes at once (web workers, django-q2 workers, commands), one event per transaction."""
+    client = get_redis()
+    before = client.xlen("tickstock.bench.parallel")
+    started = time.perf_counter()
+    publishers = [subprocess.Popen([sys.executable, __file__, "--publish-alone", str(count // processes)],
+                                   cwd=ROOT, env=testing.process_env()) for _ in range(processes)]
+    for publisher in publishers:
+        publisher.wait()
+    elapsed = time.perf_counter() - started
+    delivered = client.xlen("tickstock.bench.parallel") - before
+    total = count // processes * processes
+    print(f"publish throughput, {processes} processes, 1 event per transaction: {total} events in {elapsed:.2f} s "
+          f"= {total / elapsed:,.0f} events/s (committed and on Redis: {delivered})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--publish-alone", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200, help="events per second during the latency run")
     parser.add_argument("--throughput-events", type=int, default=10000)
     args = parser.parse_args()
+    if args.publish_alone:
+        publish_alone(args.publish_alone)
+        return
 
     OutboxEvent.objects.all().delete()
-    get_redis().delete("tickstock.bench.latency", "tickstock.bench.throughput")
+    get_redis().delete("tickstock.bench.latency", "tickstock.bench.throughput", "tickstock.bench.parallel")
     print(f"database: {testing.database_url().split('@')[-1]}, redis: {get_redis().connection_pool}")
     measure_latency(args.events, args.rate)
     measure_throughput(args.throughput_events, 1)
     measure_throughput(args.throughput_events, 100)
     measure_throughput(args.throughput_events, 100, together=True)
+    measure_parallel_throughput(args.throughput_events, 4)
     OutboxEvent.objects.all().delete()
 
 

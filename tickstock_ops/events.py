@@ -110,33 +110,40 @@ def flush() -> DeliveryResult:
 
 
 def deliver_batch(size: int = BATCH_SIZE) -> DeliveryResult:
-    rows = list(OutboxEvent.objects.filter(published_at__isnull=True).order_by("id")[:size])
-    if not rows:
-        return DeliveryResult()
-    ids = [row.id for row in rows]
-    envelopes = [row.envelope() for row in rows]
-    try:
-        results = _deliver_to_redis(rows, envelopes)
-    except redis.RedisError as error:
-        message = f"Redis at REDIS_URL unavailable: {error}"
-        OutboxEvent.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=message[:1000])
-        return DeliveryResult(failed=len(rows), error=message)
-    _mark_published(ids)
+    """Send the oldest pending rows. One process at a time does this, so events leave in outbox order; a
+    process that waits for its turn usually finds its own rows already sent by the one before it."""
+    with transaction.atomic():
+        _take_relay_turn()
+        rows = list(OutboxEvent.objects.filter(published_at__isnull=True).order_by("id")[:size])
+        if not rows:
+            return DeliveryResult()
+        ids = [row.id for row in rows]
+        envelopes = [row.envelope() for row in rows]
+        try:
+            results = _deliver_to_redis(rows, envelopes)
+        except redis.RedisError as error:
+            message = f"Redis at REDIS_URL unavailable: {error}"
+            OutboxEvent.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=message[:1000])
+            return DeliveryResult(failed=len(rows), error=message)
+        OutboxEvent.objects.filter(id__in=ids).update(
+            published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+        )
     fresh = [(row.id, envelope) for row, envelope, first in zip(rows, envelopes, results, strict=True) if first]
     _send_to_dashboard(fresh)
     return DeliveryResult(delivered=len(fresh), duplicates=len(rows) - len(fresh))
 
 
-def _mark_published(ids: list[int]) -> None:
-    """Marking rows is not worth a disk flush: if the mark is lost in a crash, the row is sent again and the
-    dedupe key in Redis turns that into a no-op. So PostgreSQL may acknowledge this commit before its fsync."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        OutboxEvent.objects.filter(id__in=ids).update(
-            published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
-        )
+RELAY_LOCK_KEY = 0x7469636B  # any constant shared by every process; "tick"
+
+
+def _take_relay_turn() -> None:
+    """Serialise relays for the rest of the transaction (SQLite's write lock already does that).
+
+    Marking rows is not worth a disk flush either: if a mark is lost in a crash, the row is sent again and
+    the dedupe key in Redis turns that into a no-op, so PostgreSQL may acknowledge the commit before its fsync."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s); SET LOCAL synchronous_commit = off", [RELAY_LOCK_KEY])
 
 
 _scripts: dict[int, "redis.commands.core.Script"] = {}
