@@ -21,9 +21,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Not this folder on the path: bench/queue.py would shadow the standard library's queue module.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
+sys.path.insert(0, str(BENCH.parent))
 
-from _setup import ROOT, django_on_postgres
+from bench._setup import ROOT, django_on_postgres  # noqa: E402
 
 END = "2025-06-30"
 INTRADAY_DAY = "2025-06-27"

@@ -527,9 +527,12 @@ def daily_freshness(primary: pd.DataFrame, universe: Universe, exchange: str, al
     sessions = calendar.sessions(first.min(), last_closed, exchange)
     if not len(sessions):
         return findings
-    counts = pd.crosstab(dates, primary["symbol"])
-    present = counts.reindex(sessions, fill_value=0).to_numpy() > 0
-    symbols = list(counts.columns)
+    codes, names = pd.factorize(primary["symbol"], sort=True)
+    symbols = list(names)
+    rows = sessions.searchsorted(dates.to_numpy())
+    on_session = (rows < len(sessions)) & (sessions.to_numpy()[np.clip(rows, 0, len(sessions) - 1)] == dates.to_numpy())
+    present = np.zeros((len(sessions), len(symbols)), dtype=bool)
+    present[rows[on_session], codes[on_session]] = True
     position = np.arange(len(sessions))[:, None]
     first_pos = sessions.searchsorted(first.reindex(symbols).to_numpy())[None, :]
     newest_pos = sessions.searchsorted(newest.reindex(symbols).to_numpy(), side="right")[None, :] - 1

@@ -128,25 +128,23 @@ def _read_chunks(lines: Iterable[str], result: LoadResult, size: int) -> Iterato
     numbers: list[int] = []
     while True:
         try:
-            row = next(reader)
-        except StopIteration:
+            for row in reader:
+                if len(row) != width:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
+                    result.rows += 1
+                    result.errors.append(RowError(reader.line_num, f"expected {width} fields, found {len(row)}"))
+                    continue
+                result.rows += 1
+                rows.append(row)
+                numbers.append(reader.line_num)
+                if len(rows) >= size:
+                    yield _columns(rows, positions), numbers
+                    rows, numbers = [], []
             break
-        except (csv.Error, UnicodeDecodeError) as error:
+        except (csv.Error, UnicodeDecodeError) as error:  # the reader goes on with the next line
             result.rows += 1
             result.errors.append(RowError(reader.line_num, f"unreadable row: {error}"))
-            continue
-        if len(row) != width:
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            result.rows += 1
-            result.errors.append(RowError(reader.line_num, f"expected {width} fields, found {len(row)}"))
-            continue
-        result.rows += 1
-        rows.append(row)
-        numbers.append(reader.line_num)
-        if len(rows) >= size:
-            yield _columns(rows, positions), numbers
-            rows, numbers = [], []
     if rows:
         yield _columns(rows, positions), numbers
 

@@ -15,7 +15,7 @@ from monitors.quality import calendar, checks, conf, scoring
 from monitors.quality.models import Anomaly, Bar, CorporateAction, PublishedAnomaly, Report, Scan
 from monitors.quality.rules import symbol_profiles, thresholds_for
 from tickstock_ops import alerts
-from tickstock_ops.events import publish
+from tickstock_ops.events import publish, publish_many
 from tickstock_ops.models import Alert
 
 BAR_COLUMNS = ["symbol", "source", "ts", "open", "high", "low", "close", "volume"]
@@ -55,7 +55,7 @@ def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, sy
     findings += _absent(symbols or [], set(bars["symbol"]), as_of_ts, interval)
     sources = bars.groupby("symbol")["source"].unique().to_dict() if len(bars) else {}
     scan, reports = _store(findings, scanned, profiles, sources, as_of_ts, since_ts, interval, kind, started)
-    _alert(findings, scanned, interval, types, scan)
+    _alert(findings, scanned, interval, types, scan, profiles)
     return ScanResult(scan, reports)
 
 
@@ -169,14 +169,17 @@ def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, s
                     threshold=f.threshold, detail=f.detail, context=f.extra, first_seen=_key(f) in new)
             for f in findings
         ], batch_size=2000)
+        fresh: dict[str, list[dict]] = defaultdict(list)
         for finding in findings:
             if _key(finding) in new:
-                publish(f"tickstock.quality.{finding.type}", {
+                fresh[finding.type].append({
                     "symbol": finding.symbol, "anomaly_type": finding.type, "severity": finding.severity,
                     "ts": scoring.label(finding.ts, interval), "value": finding.value,
                     "threshold": finding.threshold, "detail": finding.detail, "scan_id": scan.pk,
                     "interval": interval, "source": finding.source,
                 })
+        for kind, anomaly_events in fresh.items():
+            publish_many(f"tickstock.quality.{kind}", anomaly_events)
         scan.mean_scores = _means(rows)
         scan.anomaly_counts = dict(Counter(f.type for f in findings))
         scan.duration_s = time.perf_counter() - started
@@ -236,9 +239,10 @@ def fingerprint(kind: str, symbol: str, interval: str) -> str:
     return f"quality:{kind}:{symbol}" + ("" if interval == "1d" else f":{interval}")
 
 
-def _alert(findings, scanned, interval, types, scan) -> None:
-    """One alert per (type, symbol); a source that is stale as a whole raises one alert instead of one per
-    symbol; alerts of types this scan checked and no longer found are resolved."""
+def _alert(findings, scanned, interval, types, scan, profiles) -> None:
+    """One alert per (type, symbol), notified as one digest per type and exchange; a source stale for most of its
+    symbols raises one source-level alert that inhibits their per-symbol ones; alerts of types this scan checked
+    and no longer found are resolved."""
     worst: dict[tuple[str, str], checks.Finding] = {}
     for finding in findings:
         if finding.severity not in ALERT_SEVERITIES:
@@ -246,43 +250,42 @@ def _alert(findings, scanned, interval, types, scan) -> None:
         key = (finding.type, finding.symbol)
         if key not in worst or scoring.PENALTY[finding.severity] > scoring.PENALTY[worst[key].severity]:
             worst[key] = finding
-    inhibited = _stale_sources(findings, scanned, interval, scan)
     firing = set()
-    for (kind, symbol), finding in worst.items():
-        if kind == "data_stale" and finding.source in inhibited:
-            continue
-        firing.add(fingerprint(kind, symbol, interval))
-        alerts.fire(fingerprint(kind, symbol, interval), source="quality", severity=finding.severity,
-                    title=f"{symbol} {kind.replace('_', ' ')}: {finding.detail}"[:300],
-                    labels={"symbol": symbol, "anomaly_type": kind, "interval": interval, "scan_id": scan.pk,
-                            "source": finding.source, "ts": scoring.label(finding.ts, interval)})
+    with alerts.grouped():
+        for source, count in _stale_sources(findings, scanned).items():
+            fp = source_fingerprint(source, interval)
+            firing.add(fp)
+            alerts.fire(fp, source="quality", severity="critical",
+                        title=f"source {source} is stale: {count} of {len(scanned)} symbols have no fresh {interval}"
+                              " bars",
+                        labels={"anomaly_type": "data_stale", "source": source, "interval": interval,
+                                "scan_id": scan.pk, "symbols": count})
+        for (kind, symbol), finding in worst.items():
+            fp = fingerprint(kind, symbol, interval)
+            firing.add(fp)
+            alerts.fire(fp, source="quality", severity=finding.severity,
+                        title=f"{symbol} {kind.replace('_', ' ')}: {finding.detail}"[:300],
+                        labels={"symbol": symbol, "anomaly_type": kind, "interval": interval, "scan_id": scan.pk,
+                                "source": finding.source, "exchange": profiles[symbol].exchange,
+                                "ts": scoring.label(finding.ts, interval)})
     scanned_set = set(scanned)
     open_alerts = Alert.objects.filter(source="quality", fingerprint__startswith="quality:").exclude(
-        state=Alert.State.RESOLVED).values_list("fingerprint", flat=True)
-    for fp in open_alerts:
-        parts = fp.split(":")
-        alert_interval = parts[3] if len(parts) > 3 else "1d"
-        if parts[1] == "source" or alert_interval != interval or fp in firing:
+        state=Alert.State.RESOLVED).values_list("fingerprint", "labels")
+    for fp, labels in open_alerts:
+        if fp in firing or labels.get("interval", "1d") != interval or labels.get("anomaly_type") not in types:
             continue
-        if parts[1] in types and parts[2] in scanned_set:
-            alerts.resolve(fp)
+        if "symbol" in labels and labels["symbol"] not in scanned_set:
+            continue
+        alerts.resolve(fp)
 
 
-def _stale_sources(findings, scanned, interval, scan) -> set[str]:
-    """Sources stale for at least QUALITY_SOURCE_STALE_SHARE of their symbols: one source-level alert each."""
+def source_fingerprint(source: str, interval: str) -> str:
+    return f"quality:data_stale:source:{source}:{interval}"
+
+
+def _stale_sources(findings, scanned) -> dict[str, int]:
+    """Sources stale for at least QUALITY_SOURCE_STALE_SHARE of the scanned symbols (and QUALITY_MIN_PEERS)."""
     stale = Counter(f.source for f in findings if f.type == "data_stale")
     total = max(len(scanned), 1)
-    share = conf.get("QUALITY_SOURCE_STALE_SHARE")
-    inhibited = {source for source, count in stale.items()
-                 if count >= conf.get("QUALITY_MIN_PEERS") and count / total >= share}
-    for source in inhibited:
-        alerts.fire(f"quality:source:{source}:data_stale:{interval}", source="quality", severity="critical",
-                    title=f"source {source} is stale: {stale[source]} of {total} symbols have no fresh {interval} bars",
-                    labels={"source": source, "anomaly_type": "data_stale", "interval": interval,
-                            "scan_id": scan.pk, "symbols": stale[source]})
-    for fp in Alert.objects.filter(source="quality", fingerprint__startswith="quality:source:").exclude(
-            state=Alert.State.RESOLVED).values_list("fingerprint", flat=True):
-        source, alert_interval = fp.split(":")[2], fp.split(":")[-1]
-        if alert_interval == interval and source not in inhibited:
-            alerts.resolve(fp)
-    return inhibited
+    return {source: count for source, count in stale.items()
+            if count >= conf.get("QUALITY_MIN_PEERS") and count / total >= conf.get("QUALITY_SOURCE_STALE_SHARE")}

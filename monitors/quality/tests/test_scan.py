@@ -98,9 +98,13 @@ def test_a_whole_stale_source_raises_one_alert_not_one_per_symbol():
     scan = run_scan(as_of=pd.Timestamp("2025-07-01 14:30", tz="America/New_York"), interval="1m",
                     kind=Scan.Kind.INTRADAY)
     assert scan.scan.anomaly_counts == {"data_stale": 6}
-    firing = set(Alert.objects.filter(state=Alert.State.FIRING).values_list("fingerprint", flat=True))
-    assert firing == {"quality:source:csv:data_stale:1m"}
+    source_alert = Alert.objects.get(fingerprint="quality:data_stale:source:csv:1m")
+    paging = Alert.objects.filter(state=Alert.State.FIRING, inhibited_by__isnull=True)
+    assert list(paging.values_list("fingerprint", flat=True)) == [source_alert.fingerprint]
+    assert Alert.objects.filter(inhibited_by=source_alert).count() == 6
     assert len(events("tickstock.quality.data_stale")) == 6
+    digests = events("tickstock.alert.digest")
+    assert len(digests) == 1 and digests[0]["count"] == 1 and digests[0]["type"] == "data_stale"
 
 
 @pytest.mark.django_db
