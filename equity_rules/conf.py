@@ -43,3 +43,8 @@ def sla_min_samples() -> int:
 def sla_check_seconds() -> float:
     """How often a busy worker recomputes the SLA figures."""
     return float(getattr(settings, "EQUITY_RULES_SLA_CHECK_SECONDS", 30))
+
+
+def retention_days() -> int:
+    """Finished jobs and their results are kept this long for the admin and the SLA windows."""
+    return int(getattr(settings, "EQUITY_RULES_RETENTION_DAYS", 14))

@@ -172,6 +172,15 @@ def cancel(jobs: Iterable[ProcessingJob]) -> int:
         state=State.CANCELLED, finished_at=timezone.now(), claim_token=None, claimed_until=None)
 
 
+def prune_finished(older_than_days: int | None = None) -> int:
+    """Delete done and cancelled jobs (and their results) that finished before the retention window.
+    Dead letters stay until an operator retries or deletes them."""
+    days = conf.retention_days() if older_than_days is None else older_than_days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = ProcessingJob.objects.filter(state__in=[State.DONE, State.CANCELLED], finished_at__lt=cutoff).delete()
+    return deleted
+
+
 def depth() -> int:
     return ProcessingJob.objects.filter(state__in=[State.QUEUED, State.RUNNING]).count()
 

@@ -7,4 +7,6 @@ SCHEDULES = [
      "schedule_type": Schedule.MINUTES, "minutes": 1, "kwargs": "{'max_seconds': 50}"},
     {"name": "equity rules: SLA check", "func": "equity_rules.tasks.check_sla",
      "schedule_type": Schedule.MINUTES, "minutes": 1},
+    {"name": "equity rules: prune finished jobs", "func": "equity_rules.tasks.prune_finished",
+     "schedule_type": Schedule.DAILY},
 ]

@@ -2,7 +2,7 @@
 
 from dataclasses import asdict
 
-from equity_rules import scheduling, sla
+from equity_rules import queue, scheduling, sla
 from equity_rules.worker import Worker
 
 
@@ -18,3 +18,7 @@ def enqueue_due() -> dict:
 def check_sla() -> list[dict]:
     return [{"equity_type": status.equity_type.equity_type, "samples": status.samples, "p95_ms": status.p95_ms,
              "success_rate": status.success_rate, "breaches": status.breaches} for status in sla.check_all()]
+
+
+def prune_finished() -> int:
+    return queue.prune_finished()

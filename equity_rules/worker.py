@@ -7,11 +7,12 @@ import socket
 import time
 from dataclasses import dataclass
 
-from django.db import close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
 from equity_rules import conf, processing, queue, sla
 
 log = logging.getLogger(__name__)
+DB_RETRY_SECONDS = 2.0
 
 
 @dataclass
@@ -53,8 +54,15 @@ class Worker:
         """Drain the queue. `once`: stop when nothing is due; `max_seconds`/`max_jobs`: stop after that much."""
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         while not self.stopping:
-            self._housekeeping()
-            report = processing.run_batch(self.name, limit=self.batch_size, lease_seconds=self.lease_seconds)
+            try:
+                self._housekeeping()
+                report = processing.run_batch(self.name, limit=self.batch_size, lease_seconds=self.lease_seconds)
+            except (InterfaceError, OperationalError) as error:
+                # The database went away: jobs claimed in this batch return to the queue when their lease ends.
+                log.error("%s: database unavailable, retrying in %.0f s: %s", self.name, DB_RETRY_SECONDS, error)
+                connections.close_all()
+                time.sleep(DB_RETRY_SECONDS)
+                continue
             self._count(report)
             if max_jobs is not None and self.totals.processed + self.totals.dead >= max_jobs:
                 break

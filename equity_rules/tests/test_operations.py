@@ -29,7 +29,7 @@ def test_schedules_are_created_once_by_the_bootstrap():
     bootstrap.ensure_schedules()
     names = list(Schedule.objects.filter(func__startswith="equity_rules.").values_list("name", flat=True))
     assert sorted(names) == ["equity rules: SLA check", "equity rules: drain processing queue",
-                             "equity rules: enqueue due processing"]
+                             "equity rules: enqueue due processing", "equity rules: prune finished jobs"]
 
 
 def test_enqueue_due_follows_update_frequency_and_skips_securities_already_waiting():
@@ -67,3 +67,17 @@ def test_the_process_queue_command_reports_what_it_did(capsys):
     scheduling.enqueue_due()
     call_command("process_queue", "--once")
     assert "1 processed, 0 to retry, 0 dead-lettered" in capsys.readouterr().out
+
+
+def test_pruning_keeps_dead_letters_and_recent_work():
+    demo.load()
+    scheduling.enqueue_due()
+    tasks.process_queue(max_seconds=30)
+    ProcessingJob.objects.filter(symbol="SPY").update(state="dead")
+    ProcessingJob.objects.update(finished_at=timezone.now() - timedelta(days=30))
+    ProcessingJob.objects.filter(symbol="QQQ").update(finished_at=timezone.now())
+
+    tasks.prune_finished()
+
+    assert sorted(ProcessingJob.objects.values_list("symbol", flat=True)) == ["QQQ", "SPY"]
+    assert set(ProcessingResult.objects.values_list("symbol", flat=True)) == {"QQQ", "SPY"}
