@@ -83,7 +83,7 @@ def fire(fingerprint: str, *, source: str, title: str, severity: str = Alert.Sev
         )
         reopened = False
         if created:
-            _record(alert, Action.FIRED, note=title)
+            _record(alert, Action.FIRED)
         else:
             reopened = alert.state == Alert.State.RESOLVED
             changes = {"count": F("count") + 1, "last_seen": now, "title": title, "severity": severity,
@@ -94,7 +94,7 @@ def fire(fingerprint: str, *, source: str, title: str, severity: str = Alert.Sev
             Alert.objects.filter(pk=alert.pk).update(**changes)
             alert.refresh_from_db()
             if reopened:
-                _record(alert, Action.REOPENED, note=title)
+                _record(alert, Action.REOPENED)
         _apply_inhibition(alert)
         _notify_if_due(alert, now, "new" if created else "reopened" if reopened else "repeat")
     return alert

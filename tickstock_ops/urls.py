@@ -4,7 +4,14 @@ from django.urls import path
 from tickstock_ops import views
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", views.overview, name="dashboard"),
+    path("ipos/", views.ipos, name="dashboard-ipos"),
+    path("quality/", views.quality, name="dashboard-quality"),
+    path("quality/<str:symbol>/", views.symbol, name="dashboard-symbol"),
+    path("rules/", views.rules, name="dashboard-rules"),
+    path("panel/<str:page>/<str:name>/", views.panel, name="dashboard-panel"),
+    path("alerts/<int:pk>/", views.alert_detail, name="dashboard-alert"),
+    path("alerts/<int:pk>/<str:action>/", views.alert_action, name="dashboard-alert-action"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),

@@ -19,7 +19,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+        parser.add_argument("--no-demo", action="store_true",
+                            help="no demo data and no demo feed (as TICKSTOCK_DEMO=0)")
 
     def handle(self, *args, host: str, port: int, no_demo: bool, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -29,7 +30,8 @@ class Command(BaseCommand):
             self.stderr.write(f"REDIS_URL={settings.REDIS_URL}: Redis is unreachable ({error}); "
                               "events wait in the outbox until it is back")
         bootstrap.ensure_schedules()
-        if not no_demo and os.environ.get("TICKSTOCK_DEMO", "1") != "0":
+        demo = not no_demo and os.environ.get("TICKSTOCK_DEMO", "1") != "0"
+        if demo:
             bootstrap.load_demo_data()
         username, password = bootstrap.ensure_admin(os.environ)
 
@@ -40,6 +42,8 @@ class Command(BaseCommand):
                              env=env),
             subprocess.Popen([python, "manage.py", "qcluster"], env=env, cwd=settings.BASE_DIR),
         ]
+        if demo:
+            children.append(subprocess.Popen([python, "manage.py", "demo_feed"], env=env, cwd=settings.BASE_DIR))
         redis_note = "embedded Redis at " + settings.REDIS_URL if settings.EMBEDDED_REDIS else settings.REDIS_URL
         self.stdout.write(self.style.SUCCESS(
             f"\nTickStock Ops on http://{host}:{port}/  (database: {settings.DATABASES['default']['ENGINE']}, "
@@ -55,7 +59,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            while not stopping and all(child.poll() is None for child in children):
+            # The web server and the cluster are the system; the demo feed may stop without taking them down.
+            while not stopping and all(child.poll() is None for child in children[:2]):
                 time.sleep(0.5)
         finally:
             for child in children:
