@@ -1,25 +1,35 @@
 """The rules editor in a real browser: client-side JSON check, formatting, and the server's schema errors."""
 
+import shutil
+
 import pytest
 
 from equity_rules.models import EquityType
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def orm_beside_playwright(django_db_setup):
-    """Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still sync.
-    (Asking for the test database here creates it before the session's browser starts that loop.)"""
-    with pytest.MonkeyPatch.context() as patch:
+@pytest.fixture(scope="module")
+def own_browser(django_db_setup):
+    """This module's own Chromium rather than the session's: Playwright's sync API runs an event loop in the
+    main thread while it is open, and Django refuses ORM calls there, in this module and in every later test.
+    (Asking for the test database first creates it before that loop starts.)"""
+    if not CHROMIUM:
+        pytest.skip("no chromium on this machine: browser tests need Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        yield
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield instance
+        instance.close()
 
 
 @pytest.fixture
-def admin_page(browser, asgi_server, django_user_model):
+def admin_page(own_browser, asgi_server, django_user_model):
     django_user_model.objects.create_superuser("carol", "carol@example.com", "pw-carol-123")
-    context = browser.new_context()
+    context = own_browser.new_context()
     page = context.new_page()
     page.goto(f"http://{asgi_server}/admin/login/")
     page.fill("#id_username", "carol")
