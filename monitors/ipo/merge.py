@@ -108,6 +108,21 @@ class DealIndex:
             self.by_name.setdefault(key, ipo_id)
         self.ciks[ipo_id] = cik or self.ciks.get(ipo_id)
 
+    def snapshot(self) -> tuple:
+        return dict(self.by_cik), dict(self.by_ticker), dict(self.by_name), dict(self.ciks)
+
+    def restore(self, state: tuple) -> None:
+        self.by_cik, self.by_ticker, self.by_name, self.ciks = (dict(part) for part in state)
+
+    def rename(self, ids: dict[int, int]) -> None:
+        """Replace provisional ids (of deals about to be inserted in bulk) with their real ones."""
+        for table in (self.by_cik, self.by_ticker, self.by_name):
+            for key, value in table.items():
+                if value in ids:
+                    table[key] = ids[value]
+        for old, new in ids.items():
+            self.ciks[new] = self.ciks.pop(old, None)
+
     def remember(self, ipo: IPO) -> None:
         self._add(ipo.id, ipo.cik, ipo.ticker, ipo.name_key, ipo.is_spac)
 
@@ -153,9 +168,11 @@ def _same(field: str, a, b) -> bool:
     return a == b
 
 
-def recompute(ipo: IPO, records: list[SourceRecord] | None = None) -> None:
-    """Set the merged fields of `ipo` from all its records by precedence; keep disagreements as conflicts."""
-    records = list(ipo.records.all()) if records is None else records
+def recompute(ipo: IPO, records: list[SourceRecord] | None = None,
+              conflicts: dict[str, Conflict] | None = None) -> None:
+    """Set the merged fields of `ipo` from all its records by precedence; keep disagreements as conflicts.
+    `records` and `conflicts` (by field) may be given when the caller loaded them in bulk."""
+    records = list(ipo.records.all()) if records is None else list(records)
     records.sort(key=lambda r: (r.parsed.get("filed_date") or "", r.fetched_at), reverse=True)
     now = timezone.now()
     seen_sources = []
@@ -163,7 +180,9 @@ def recompute(ipo: IPO, records: list[SourceRecord] | None = None) -> None:
         if record.source not in seen_sources:
             seen_sources.append(record.source)
     ipo.sources = sorted(seen_sources, key=LISTING_FIRST.index)
-    existing = {c.field: c for c in ipo.conflicts.all()} if ipo.pk else {}
+    if conflicts is None:
+        conflicts = {c.field: c for c in ipo.conflicts.all()} if ipo.pk else {}
+    existing = conflicts
     for field, order in PRECEDENCE.items():
         by_source: dict[str, object] = {}
         for record in records:
@@ -191,13 +210,19 @@ def recompute(ipo: IPO, records: list[SourceRecord] | None = None) -> None:
             conflict.save(update_fields=["resolved", "last_seen"])
 
 
-def move_status(ipo: IPO, new: str | None, source: str, note: str = "") -> bool:
-    """Apply a status a source reported, if the lifecycle allows it; record the change. True if it moved."""
+def move_status(ipo: IPO, new: str | None, source: str, note: str = "",
+                changes: list[StatusChange] | None = None) -> bool:
+    """Apply a status a source reported, if the lifecycle allows it; record the change (saved now, or added to
+    `changes` for the caller to save in bulk). True if it moved."""
     current = ipo.status
     if not new or new == current or not allowed(current, new):
         return False
     ipo.status = new
-    StatusChange.objects.create(ipo=ipo, from_status=current, to_status=new, source=source, note=note[:300])
+    change = StatusChange(ipo=ipo, from_status=current, to_status=new, source=source, note=note[:300])
+    if changes is None:
+        change.save()
+    else:
+        changes.append(change)
     return True
 
 

@@ -67,11 +67,15 @@ class IPO(models.Model):
         return f"{self.ticker or '—'} {self.company_name}"
 
     def save(self, *args, **kwargs):
+        self.normalise()
+        super().save(*args, **kwargs)
+
+    def normalise(self) -> None:
+        """What save() derives; bulk writers call it themselves."""
         from monitors.ipo.merge import name_key
 
         self.company_name = self.company_name[:200]
         self.name_key = name_key(self.company_name)[:200]
-        super().save(*args, **kwargs)
 
     def as_contract(self) -> dict:
         """The `IPO` object of CONTRACT §3."""
