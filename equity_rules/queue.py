@@ -33,40 +33,44 @@ def bound_for(equity_type: EquityType) -> int:
 
 
 def enqueue(securities: Iterable[Security], *, priority: int | None = None, delay_seconds: float = 0) -> int:
-    """Queue one job per security; refuses a whole type's batch with QueueFull if it would exceed its bound."""
+    """Queue one job per security, all or nothing: QueueFull (and an alert) if any type would exceed its bound."""
     by_type: dict[int, list[Security]] = {}
     for security in securities:
         by_type.setdefault(security.equity_type_id, []).append(security)
+    if not by_type:
+        return 0
     due = timezone.now() + timedelta(seconds=delay_seconds)
-    created = 0
-    for type_id, members in by_type.items():
-        with transaction.atomic():
-            equity_type = EquityType.objects.select_for_update().get(pk=type_id)
-            waiting = ProcessingJob.objects.filter(equity_type_id=type_id, state=State.QUEUED).count()
-            bound = bound_for(equity_type)
-            full = waiting + len(members) > bound
-            if not full:
-                ProcessingJob.objects.bulk_create(
-                    [ProcessingJob(security=s, symbol=s.symbol, equity_type_id=type_id, scheduled_at=due,
-                                   priority=priority or equity_type.priority_level,
-                                   max_attempts=equity_type.max_attempts)
-                     for s in members],
-                    batch_size=1000,
-                )
-                created += len(members)
-        if full:
-            _refuse(equity_type, waiting, len(members), bound)
+    with transaction.atomic():
+        types = list(EquityType.objects.select_for_update().filter(pk__in=by_type).order_by("pk"))
+        waiting = dict(ProcessingJob.objects.filter(equity_type_id__in=by_type, state=State.QUEUED)
+                       .values_list("equity_type_id").annotate(n=Count("id")))
+        full = [(t, waiting.get(t.pk, 0), len(by_type[t.pk]), bound_for(t)) for t in types
+                if waiting.get(t.pk, 0) + len(by_type[t.pk]) > bound_for(t)]
+        if not full:
+            ProcessingJob.objects.bulk_create(
+                [ProcessingJob(security=s, symbol=s.symbol, equity_type=t, scheduled_at=due,
+                               priority=priority or t.priority_level, max_attempts=t.max_attempts)
+                 for t in types for s in by_type[t.pk]],
+                batch_size=1000,
+            )
+    if full:
+        _refuse(full)
+    for equity_type in types:
         alerts.resolve(f"equity_queue_full:{equity_type.equity_type}")
-    return created
+    return sum(len(members) for members in by_type.values())
 
 
-def _refuse(equity_type: EquityType, waiting: int, adding: int, bound: int) -> None:
-    key = equity_type.equity_type
-    alerts.fire(f"equity_queue_full:{key}", source="rules", severity="critical",
-                title=f"Processing queue full for {key}: {waiting} waiting, bound {bound}",
-                labels={"equity_type": key, "waiting": waiting, "refused": adding, "bound": bound})
-    raise QueueFull(f"queue for {key} is full: {waiting} jobs wait and {adding} more would exceed its bound of "
-                    f"{bound}; nothing was enqueued (raise processing_rules.queue_limit or add workers)")
+def _refuse(full: list[tuple[EquityType, int, int, int]]) -> None:
+    problems = []
+    for equity_type, waiting, adding, bound in full:
+        key = equity_type.equity_type
+        alerts.fire(f"equity_queue_full:{key}", source="rules", severity="critical",
+                    title=f"Processing queue full for {key}: {waiting} waiting, bound {bound}",
+                    labels={"equity_type": key, "waiting": waiting, "refused": adding, "bound": bound})
+        problems.append(f"queue for {key} is full: {waiting} jobs wait and {adding} more would exceed its bound "
+                        f"of {bound}")
+    raise QueueFull("; ".join(problems) + "; nothing was enqueued (raise processing_rules.queue_limit or add "
+                                          "workers)")
 
 
 def claim(worker: str, *, limit: int | None = None, lease_seconds: float | None = None) -> list[ProcessingJob]:

@@ -1,6 +1,7 @@
 """Rules as versioned data: saving announces the change, rollback restores an old version as a new one,
 and a diff shows what changed between two versions, key by key."""
 
+import json
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -68,6 +69,14 @@ class Change:
     new: object
 
     @property
+    def old_text(self) -> str:
+        return _as_json(self.old)
+
+    @property
+    def new_text(self) -> str:
+        return _as_json(self.new)
+
+    @property
     def kind(self) -> str:
         if self.old is _MISSING:
             return "added"
@@ -77,6 +86,10 @@ class Change:
 
 
 _MISSING = type("Missing", (), {"__repr__": lambda self: "—", "__str__": lambda self: "—"})()
+
+
+def _as_json(value) -> str:
+    return "—" if value is _MISSING else json.dumps(value, ensure_ascii=False)
 
 
 def diff(old, new) -> list[Change]:

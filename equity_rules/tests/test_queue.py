@@ -39,6 +39,17 @@ def test_enqueue_beyond_the_bound_is_refused_whole_with_an_alert(settings):
     assert Alert.objects.get(fingerprint="equity_queue_full:etf").state == "resolved"
 
 
+def test_a_mixed_enqueue_is_all_or_nothing_when_one_type_is_full(settings):
+    settings.EQUITY_RULES_QUEUE_BOUND = 1
+    spy, aapl = make_security("SPY"), make_security("AAPL", equity_type="common_stock")
+    queue.enqueue([spy])
+    with pytest.raises(queue.QueueFull, match=r"^queue for etf is full: 1 jobs wait and 1 more would exceed its "
+                                              r"bound of 1; nothing was enqueued"):
+        queue.enqueue([aapl, spy])
+    assert list(ProcessingJob.objects.values_list("symbol", flat=True)) == ["SPY"]
+    assert not Alert.objects.filter(fingerprint="equity_queue_full:common_stock").exists()
+
+
 def test_a_types_queue_limit_overrides_the_global_bound():
     EquityType.objects.filter(equity_type="etf").update(
         processing_rules={**EquityType.objects.get(equity_type="etf").processing_rules, "queue_limit": 1})
