@@ -45,17 +45,20 @@ def prepare(symbols: int, sessions: int, directory: Path) -> dict:
     from monitors.quality.demo import random_walk_bars
     from monitors.quality.tests.builders import intraday
 
+    from tickstock_ops.models import Alert
+
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE quality_bar, quality_corporateaction, quality_anomaly, quality_report, quality_scan,"
                        " quality_publishedanomaly, quality_dailysummary")
+    Alert.objects.filter(source="quality").delete()
     days = calendar.sessions(pd.Timestamp(END) - pd.Timedelta(days=sessions * 2), pd.Timestamp(END))[-sessions:]
     names = [f"S{i:04d}" for i in range(symbols)]
     bars = random_walk_bars(names, days, seed=11)
     rng = np.random.default_rng(5)
-    for row in rng.choice(len(bars), size=symbols // 50, replace=False):  # bad prints and volume spikes
+    for row in rng.choice(len(bars), size=symbols // 100, replace=False):  # bad prints and volume spikes
         bars.loc[row, ["close", "low"]] *= 0.7
         bars.loc[row, "volume"] *= 8
-    bars = bars.drop(index=rng.choice(len(bars), size=symbols // 10, replace=False))  # missing sessions
+    bars = bars.drop(index=rng.choice(len(bars), size=symbols // 100, replace=False))  # missing sessions
     daily_csv = directory / "daily.csv"
     out = bars.assign(timestamp=bars["ts"].dt.strftime("%Y-%m-%d"))
     out[["symbol", "timestamp", "open", "high", "low", "close", "volume"]].to_csv(daily_csv, index=False,

@@ -96,6 +96,18 @@ def choose_primary(bars: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     return bars[keep], chosen
 
 
+def _matrix(values: np.ndarray, rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A long column as a (bars × symbols) matrix, NaN where a symbol has no bar."""
+    matrix = np.full(shape, np.nan)
+    matrix[rows, columns] = values
+    return matrix
+
+
+def nanos(values) -> np.ndarray:
+    """UTC nanoseconds of tz-aware timestamps, without going through Python objects."""
+    return pd.DatetimeIndex(values).tz_convert("UTC").as_unit("ns").asi8
+
+
 def _by_exchange(symbols, profiles: dict[str, Profile]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for symbol in symbols:
@@ -121,6 +133,26 @@ def rolling_std(values: np.ndarray, window: int, min_periods: int) -> np.ndarray
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = (squares - sums * sums / counts) / (counts - 1)
         return np.where(counts >= max(min_periods, 2), np.sqrt(np.clip(variance, 0, None)), np.nan)
+
+
+def rolling_extreme(values: np.ndarray, window: int, pick=np.fmin) -> np.ndarray:
+    """Rolling min (`np.fmin`) or max (`np.fmax`) over the last `window` rows, NaN unless all are present.
+    Built by doubling spans (1, 2, 4 …) and joining two overlapping ones: log2(window) array operations."""
+    spans = {1: values}
+    span = 1
+    while span * 2 <= window:
+        previous = spans[span]
+        spans[span * 2] = pick(previous, _shift_fill(previous, span))
+        span *= 2
+    widest = spans[span]
+    result = pick(widest, _shift_fill(widest, window - span)) if window > span else widest.copy()
+    complete = _window_sum((~np.isnan(values)).astype(float), window) >= window
+    complete[:window - 1] = False
+    return np.where(complete, result, np.nan)
+
+
+def _shift_fill(values: np.ndarray, periods: int) -> np.ndarray:
+    return shift(values, periods) if periods else values
 
 
 def _window_sum(values: np.ndarray, window: int) -> np.ndarray:
@@ -161,11 +193,13 @@ class Panel:
 
     def __init__(self, primary: pd.DataFrame, universe: Universe):
         self.universe = universe
-        wide = primary.pivot(index="ts", columns="symbol", values=["open", "high", "low", "close", "volume"])
-        self.index: pd.DatetimeIndex = wide.index
-        self.symbols: list[str] = list(wide["close"].columns)
+        columns, symbols = pd.factorize(primary["symbol"], sort=True)
+        rows, stamps = pd.factorize(primary["ts"], sort=True)
+        self.index: pd.DatetimeIndex = pd.DatetimeIndex(stamps)
+        self.symbols: list[str] = [str(symbol) for symbol in symbols]
         self.open, self.high, self.low, self.close, self.volume = (
-            wide[name].to_numpy(dtype=float) for name in ["open", "high", "low", "close", "volume"]
+            _matrix(primary[name].to_numpy(dtype=float), rows, columns, (len(stamps), len(symbols)))
+            for name in ["open", "high", "low", "close", "volume"]
         )
         self.present = ~np.isnan(self.close)
         self.halted = self.present & (self.volume == 0) & (self.high == self.low)
@@ -444,13 +478,13 @@ class Panel:
         margin = conf.get("QUALITY_LEVEL_BREAK_PCT") / 100
         if len(self.index) <= window:
             return
-        lows = pd.DataFrame(np.where(self.traded, self.low, np.nan))
-        highs = pd.DataFrame(np.where(self.traded, self.high, np.nan))
+        lows = np.where(self.traded, self.low, np.nan)
+        highs = np.where(self.traded, self.high, np.nan)
         old_span = window - age
-        support = lows.shift(age + 1).rolling(old_span, min_periods=old_span).min().to_numpy()
-        resistance = highs.shift(age + 1).rolling(old_span, min_periods=old_span).max().to_numpy()
-        recent_low = lows.shift(1).rolling(age, min_periods=age).min().to_numpy()
-        recent_high = highs.shift(1).rolling(age, min_periods=age).max().to_numpy()
+        support = shift(rolling_extreme(lows, old_span, np.fmin), age + 1)
+        resistance = shift(rolling_extreme(highs, old_span, np.fmax), age + 1)
+        recent_low = shift(rolling_extreme(lows, age, np.fmin))
+        recent_high = shift(rolling_extreme(highs, age, np.fmax))
         with np.errstate(invalid="ignore"):
             down = (recent_low >= support) & (self.close < support * (1 - margin))
             up = (recent_high <= resistance) & (self.close > resistance * (1 + margin))
@@ -606,9 +640,7 @@ def intraday_freshness(primary: pd.DataFrame, universe: Universe, exchange: str)
     if not len(sessions):
         return findings
     opens, closes = calendar.session_bounds(sessions, exchange)
-    open_ns, close_ns = opens.to_numpy().astype("datetime64[ns]").view("i8"), \
-        closes.to_numpy().astype("datetime64[ns]").view("i8")
-    stamps = ts.to_numpy().astype("datetime64[ns]").view("i8")
+    open_ns, close_ns, stamps = nanos(opens), nanos(closes), nanos(ts)
     which = np.searchsorted(open_ns, stamps, side="right") - 1
     inside = (which >= 0) & (stamps < close_ns[np.clip(which, 0, None)])
     frame = pd.DataFrame({"symbol": symbols[inside], "session": which[inside], "t": stamps[inside]})

@@ -257,3 +257,11 @@ def test_with_redis_down_the_scan_succeeds_and_says_events_wait():
     assert result.returncode == 0, result.stderr
     assert "events wait in the outbox" in result.stderr
     assert Scan.objects.count() == 1 and OutboxEvent.objects.filter(published_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_source_name_with_multibyte_characters_is_read_back_exactly():
+    store(with_drop(), source="börse")
+    result = run_scan(as_of=close_of(DAYS[-1]), since=close_of(DAYS[60]))
+    anomaly = Anomaly.objects.get(report__scan=result.scan, anomaly_type="price_anomaly")
+    assert (anomaly.symbol, anomaly.source) == ("AAA", "börse")
