@@ -7,8 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from equity_rules import queue, rules
-from equity_rules.forms import EquityTypeForm
+from equity_rules import conf, queue, rules
+from equity_rules.forms import EquityTypeForm, SecurityForm
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security, SlaStatus, StaleRulesError
 
 
@@ -53,6 +53,8 @@ class EquityTypeAdmin(admin.ModelAdmin):
         sla = getattr(obj, "sla", None)
         if sla is None or not sla.samples:
             return "no data"
+        if sla.samples < conf.sla_min_samples():
+            return f"{sla.samples} samples: too few to judge"
         if sla.breaches:
             return format_html('<strong style="color:#ba2121">breach: {}</strong>',
                                ", ".join(b["metric"] for b in sla.breaches))
@@ -140,6 +142,7 @@ class EquityTypeAdmin(admin.ModelAdmin):
 
 @admin.register(Security)
 class SecurityAdmin(admin.ModelAdmin):
+    form = SecurityForm
     list_display = ("symbol", "name", "equity_type", "exchange", "sector", "aum", "expense_ratio", "nav",
                     "last_close", "average_volume", "is_active")
     list_filter = ("equity_type", "exchange", "is_active")

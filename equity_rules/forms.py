@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from equity_rules import schemas
-from equity_rules.models import EquityType
+from equity_rules.models import EquityType, Security
 
 
 class JSONEditor(forms.Textarea):
@@ -86,3 +86,17 @@ class EquityTypeForm(forms.ModelForm):
                 raise ValidationError(rules.stale_message(self.instance.pk, based_on))
             self.instance.version = based_on
         return cleaned
+
+
+class SecurityForm(forms.ModelForm):
+    class Meta:
+        model = Security
+        fields = ["symbol", "name", "equity_type", "exchange", "sector", "aum", "expense_ratio", "nav", "last_close",
+                  "average_volume", "shares_outstanding", "dividend_per_share", "sector_weights", "listing_date",
+                  "is_active"]
+        field_classes = {"sector_weights": StrictJSONField}
+        widgets = {"sector_weights": JSONEditor(attrs={"rows": 6})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sector_weights"].required = False

@@ -66,6 +66,9 @@ class EquityType(models.Model):
         return int(self.retry_config.get("max_retries", 0)) + 1
 
 
+NOT_NEGATIVE = [MinValueValidator(0)]
+
+
 class Security(models.Model):
     """One instrument of the universe the rules are applied to."""
 
@@ -74,15 +77,20 @@ class Security(models.Model):
     equity_type = models.ForeignKey(EquityType, on_delete=models.PROTECT, related_name="securities")
     exchange = models.CharField(max_length=10, help_text="ISO 10383 MIC, e.g. XNAS, XNYS, XASE")
     sector = models.CharField(max_length=60, blank=True)
-    aum = models.DecimalField("AUM", max_digits=20, decimal_places=2, null=True, blank=True)
+    aum = models.DecimalField("AUM", max_digits=20, decimal_places=2, null=True, blank=True,
+                              validators=NOT_NEGATIVE)
     expense_ratio = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True,
+                                        validators=[MinValueValidator(0), MaxValueValidator(100)],
                                         help_text="percent per year, e.g. 0.09")
-    nav = models.DecimalField("NAV", max_digits=14, decimal_places=4, null=True, blank=True)
-    last_close = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    average_volume = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
-    shares_outstanding = models.BigIntegerField(null=True, blank=True)
+    nav = models.DecimalField("NAV", max_digits=14, decimal_places=4, null=True, blank=True,
+                              validators=NOT_NEGATIVE)
+    last_close = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True,
+                                     validators=NOT_NEGATIVE)
+    average_volume = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True,
+                                         validators=NOT_NEGATIVE)
+    shares_outstanding = models.BigIntegerField(null=True, blank=True, validators=NOT_NEGATIVE)
     dividend_per_share = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True,
-                                             help_text="trailing twelve months")
+                                             validators=NOT_NEGATIVE, help_text="trailing twelve months")
     sector_weights = models.JSONField(default=dict, blank=True,
                                       help_text='funds: {"Technology": 31.2, …} in percent')
     listing_date = models.DateField(null=True, blank=True)
@@ -95,6 +103,16 @@ class Security(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+    def clean(self) -> None:
+        weights = self.sector_weights
+        if not isinstance(weights, dict):
+            raise ValidationError({"sector_weights": 'must be an object such as {"Technology": 31.2}'})
+        bad = [f"{name!r}: {weight!r}" for name, weight in weights.items()
+               if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight <= 100]
+        if bad:
+            raise ValidationError({"sector_weights": "each weight must be a percentage from 0 to 100, not "
+                                                     + ", ".join(bad)})
 
 
 class ProcessingJob(models.Model):

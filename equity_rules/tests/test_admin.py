@@ -167,3 +167,22 @@ def test_security_admin_enqueues_and_reports_a_full_queue(admin_client_logged_in
                                            follow=True)
     assert "Queue for etf is full: 1 jobs wait" in response.content.decode()
     assert ProcessingJob.objects.count() == 1
+
+
+def test_security_admin_refuses_negative_figures_and_bad_sector_weights(admin_client_logged_in):
+    spy = make_security("SPY")
+    url = reverse("admin:equity_rules_security_change", args=[spy.pk])
+    data = {"symbol": "SPY", "name": "SPDR", "equity_type": spy.equity_type_id, "exchange": "ARCX", "sector": "",
+            "aum": "-5", "expense_ratio": "0.09", "nav": "598.1", "last_close": "598.3", "average_volume": "100",
+            "shares_outstanding": "10", "dividend_per_share": "", "sector_weights": '{"Energy": 140, "Tech": "x"}',
+            "listing_date": "", "is_active": "on"}
+    page = admin_client_logged_in.post(url, data).content.decode()
+    assert "Ensure this value is greater than or equal to 0." in page
+    assert "each weight must be a percentage from 0 to 100, not &#x27;Energy&#x27;: 140, &#x27;Tech&#x27;: " in page
+    spy.refresh_from_db()
+    assert spy.aum == 560_000_000_000 and spy.sector_weights == {}
+
+    response = admin_client_logged_in.post(url, {**data, "aum": "1000", "sector_weights": '{"Energy": 60}'})
+    assert response.status_code == 302
+    spy.refresh_from_db()
+    assert spy.aum == 1000 and spy.sector_weights == {"Energy": 60}

@@ -38,7 +38,12 @@
     status.setAttribute("role", "status");
     bar.appendChild(format);
     bar.appendChild(status);
-    area.parentNode.insertBefore(bar, area.nextSibling);
+    var wrap = document.createElement("div");
+    wrap.className = "json-editor-wrap";
+    area.parentNode.insertBefore(wrap, area);
+    wrap.appendChild(area);
+    wrap.appendChild(bar);
+    area.rows = Math.min(30, Math.max(4, area.value.split("\n").length + 1));
 
     format.addEventListener("click", function () {
       if (check(area, status)) {
