@@ -119,7 +119,8 @@ def _existing_records(candidates: list[Candidate]) -> dict[tuple[str, str], Sour
     existing = {}
     for source, keys in keys_by_source.items():
         for chunk in range(0, len(keys), 500):
-            for record in SourceRecord.objects.filter(source=source, key__in=keys[chunk:chunk + 500]):
+            for record in SourceRecord.objects.filter(source=source, key__in=keys[chunk:chunk + 500]).only(
+                    "pk", "source", "key", "content_hash", "ipo_id"):
                 existing[(record.source, record.key)] = record
     return existing
 

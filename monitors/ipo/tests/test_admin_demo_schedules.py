@@ -1,4 +1,8 @@
 import json
+import os
+import pty
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -11,7 +15,7 @@ from monitors.ipo.fake_sources import Fault
 from monitors.ipo.models import IPO, SourceRecord
 from tickstock_ops import bootstrap
 from tickstock_ops.models import OutboxEvent
-from tickstock_ops.testing import free_port, process_env, run_manage
+from tickstock_ops.testing import BASE_DIR, free_port, process_env, run_manage
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 24)
@@ -116,3 +120,26 @@ def test_scan_command_in_a_process_of_its_own(fake):
     again = run_manage("backfill_ipos", "--days", "3", "--end", "2026-11-24", env=env)
     assert again.returncode == 0, again.stderr
     assert "source-days already done were skipped" in again.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_bar_on_a_terminal(fake):
+    primary, secondary = pty.openpty()
+    env = process_env(POLYGON_API_KEY="", SEC_BASE_URL=fake.url, SEC_DATA_URL=fake.url, NASDAQ_BASE_URL=fake.url,
+                      SEC_REQUESTS_PER_SECOND="0")
+    process = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "backfill_ipos", "--days", "3", "--end",
+                              "2026-11-24", "--sources", "sec,nasdaq"], cwd=BASE_DIR, env=env, stderr=secondary,
+                             stdout=subprocess.PIPE, text=True, timeout=120)
+    os.close(secondary)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(primary)
+    assert process.returncode == 0
+    assert b"backfill 3d [" in screen and b"] 4/4" in screen  # 3 SEC days and one Nasdaq month
