@@ -64,6 +64,8 @@ class EquityTypeAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        if change and not form.has_changed():
+            return  # no new version, no event, for a save that changes nothing
         rules.save(obj, user=request.user, reason="edited in the admin")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

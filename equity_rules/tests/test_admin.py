@@ -46,6 +46,13 @@ def test_an_edit_saves_a_new_version_and_publishes(admin_client_logged_in):
     assert event.payload["changed_by"] == "alice" and event.payload["version"] == 2
 
 
+def test_saving_an_unchanged_form_makes_no_version(admin_client_logged_in):
+    etf = EquityType.objects.get(equity_type="etf")
+    assert admin_client_logged_in.post(change_url(etf), form_data(etf)).status_code == 302
+    assert EquityType.objects.get(pk=etf.pk).version == 1
+    assert not OutboxEvent.objects.filter(type="tickstock.config.rules_updated").exists()
+
+
 @pytest.mark.parametrize(("field", "text", "message", "kept"), [
     ("processing_rules", '{"data_sources": ["polygon"],', "invalid JSON at line 1, column 30: Expecting",
      "{&quot;data_sources&quot;: [&quot;polygon&quot;],"),
