@@ -148,8 +148,17 @@ def _fixed_width(rows: np.ndarray) -> bool:
 
 
 def _categories(padded: np.ndarray) -> pd.Categorical:
-    distinct, codes = np.unique(padded, return_inverse=True)
-    return pd.Categorical.from_codes(codes, [value.decode().rstrip() for value in distinct])
+    """Space-padded names as categories. Names of up to 8 bytes (nearly every ticker) are factorized as integers."""
+    padded = np.ascontiguousarray(padded)
+    raw = padded.view(np.uint8).reshape(len(padded), padded.itemsize)
+    if len(padded) and (raw[:, 8:] == ord(" ")).all():
+        keys = np.ascontiguousarray(raw[:, :8]).view("<u8").ravel()
+    else:
+        keys = padded.astype(object)
+    codes, distinct = pd.factorize(keys)
+    first = np.empty(len(distinct), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return pd.Categorical.from_codes(codes, [padded[i].decode().rstrip() for i in first])
 
 
 def _copy_out_csv(sql: str, params: list) -> pd.DataFrame:
