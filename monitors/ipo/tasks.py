@@ -1,18 +1,13 @@
 """django-q2 task functions: thin wrappers around the scan and the trading-activity check."""
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
-
-from django.utils import timezone
 
 from monitors.ipo import scan, trading
 from monitors.ipo.sources import CLIENTS
 
-NEW_YORK = ZoneInfo("America/New_York")
-
 
 def _new_york_today():
-    return timezone.now().astimezone(NEW_YORK).date()
+    return scan.new_york_today()
 
 
 def evening_scan() -> dict:

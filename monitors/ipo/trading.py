@@ -12,6 +12,7 @@ from django.utils import timezone
 from equity_rules import api as rules_api
 from monitors.ipo import conf, enrich, ingest, merge
 from monitors.ipo.models import IPO, ScanRun, SourceRecord
+from monitors.ipo.scan import new_york_today
 from monitors.ipo.sources import SourceError
 from monitors.ipo.sources.polygon import Bar, PolygonClient
 from monitors.ipo.sources.record import Candidate
@@ -35,14 +36,15 @@ def due(today: date):
     waiting = IPO.objects.filter(status__in=[IPO.Status.PRICED, IPO.Status.EXPECTED]).exclude(ticker=None)
     waiting = [ipo for ipo in waiting if (ipo.listing_date or ipo.expected_date)
                and (ipo.listing_date or ipo.expected_date) <= today]
-    young = [ipo for ipo in IPO.objects.filter(status=IPO.Status.TRADING).exclude(ticker=None)
-             if len(ipo.first_days_volumes) < conf.get("IPO_FIRST_DAYS")]
+    recent = today - timedelta(days=3 * conf.get("IPO_FIRST_DAYS"))
+    young = [ipo for ipo in IPO.objects.filter(status=IPO.Status.TRADING, first_trade_date__gte=recent)
+             .exclude(ticker=None) if len(ipo.first_days_volumes) < conf.get("IPO_FIRST_DAYS")]
     return waiting + young
 
 
 def check_trading(today: date | None = None, client: PolygonClient | None = None,
                   ipos: list[IPO] | None = None) -> TradingResult:
-    today = today or timezone.localdate()
+    today = today or new_york_today()
     result = TradingResult()
     client = client or PolygonClient.from_settings()
     if client is None:

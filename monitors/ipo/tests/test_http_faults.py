@@ -178,3 +178,13 @@ def test_throttle_spaces_requests(fake, settings):
     for _ in range(4):
         client.get_json(f"{fake.url}/submissions/CIK0002012347.json")
     assert time.monotonic() - started >= 0.29
+
+
+def test_retry_after_as_an_http_date(fake, settings):
+    from email.utils import formatdate
+
+    settings.IPO_HTTP_BACKOFF_BASE = 0.0
+    fake.fail(IPOS, Fault(503, "busy", {"Retry-After": formatdate(time.time() + 2, usegmt=True)}))
+    started = time.monotonic()
+    polygon(fake).list_ipos()
+    assert time.monotonic() - started >= 0.9

@@ -210,3 +210,35 @@ def test_status_moves_forward_only_whatever_order_sources_arrive_in(fake):
     cedar.refresh_from_db()
     assert cedar.status == "expected" and cedar.status_changes.count() == 2
     assert cedar.records.filter(source="sec").count() == 2
+
+
+def test_malformed_json_from_a_source_is_an_error_event_and_the_scan_finishes(fake, settings):
+    settings.IPO_HTTP_RETRIES = 0
+    fake.fail("/vX/reference/ipos", Fault(200, '{"status": "OK", "results": [{"ticker": "NW'))
+    result = scan.scan(DAY, ALL)
+    (error,) = events("error")
+    assert error["source"] == "polygon" and "malformed JSON" in error["error"] and error["retryable"] is True
+    assert result.stats["sec"]["fetched"] == 5 and IPO.objects.filter(ticker="NWRB").exists()
+
+
+def test_a_filer_whose_submissions_fail_still_gives_its_deal(fake, settings):
+    settings.IPO_HTTP_RETRIES = 0
+    fake.fail("/submissions/CIK0002014410.json", Fault(500, "down"))
+    result = scan.scan(DAY, ["sec"])
+    lumen = IPO.objects.get(cik="2014410")
+    assert lumen.company_name == "Lumen Oncology, Inc." and lumen.sic_code == ""
+    (error,) = events("error")
+    assert "CIK 2014410" in error["error"] and error["ticker"] is None
+    assert result.stats["sec"]["errors"] == 1
+
+
+def test_postponed_deal_moves_on_when_it_gets_a_new_date(fake):
+    fake.data.polygon_ipos[3]["ipo_status"] = "postponed"  # Lumen
+    scan.scan(DAY, ["nasdaq", "polygon"])
+    lumen = IPO.objects.get(ticker="LMNO")
+    assert lumen.status == "postponed"
+    fake.data.polygon_ipos[3].update(ipo_status="pending", listing_date="2026-12-10")
+    scan.scan(DAY, ["polygon"])
+    lumen.refresh_from_db()
+    assert lumen.status == "expected" and lumen.expected_date == date(2026, 12, 10)
+    assert [c.to_status for c in lumen.status_changes.all()][-2:] == ["postponed", "expected"]

@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from monitors.ipo import scan
 from monitors.ipo.management.commands._ipo_command import (
@@ -17,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=90, help="length of the window in days (default 90)")
-        parser.add_argument("--end", help="last day of the window, YYYY-MM-DD (default today)")
+        parser.add_argument("--end", help="last day of the window, YYYY-MM-DD (default today in New York)")
         parser.add_argument("--sources", help="comma-separated: polygon,sec,nasdaq,news (default all)")
         parser.add_argument("--force", action="store_true", help="redo days already done")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -25,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["days"] < 1:
             raise CommandError(f"--days {options['days']}: must be at least 1")
-        end = parse_day(options["end"], "--end") if options["end"] else timezone.localdate()
+        end = parse_day(options["end"], "--end") if options["end"] else scan.new_york_today()
         sources = parse_sources(options["sources"])
         result = scan.backfill(options["days"], end, sources, force=options["force"],
                                progress=ProgressBar(stderr_stream(), f"backfill {options['days']}d"))

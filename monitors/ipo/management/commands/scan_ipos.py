@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
 from monitors.ipo import scan
 from monitors.ipo.management.commands._ipo_command import (
@@ -15,12 +14,12 @@ class Command(BaseCommand):
     help = "One daily scan of every enabled IPO source; a failing source is reported and the others finish."
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="the day to scan, YYYY-MM-DD (default today)")
+        parser.add_argument("--date", help="the day to scan, YYYY-MM-DD (default today in New York)")
         parser.add_argument("--sources", help="comma-separated: polygon,sec,nasdaq,news (default all)")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args, **options):
-        day = parse_day(options["date"], "--date") if options["date"] else timezone.localdate()
+        day = parse_day(options["date"], "--date") if options["date"] else scan.new_york_today()
         sources = parse_sources(options["sources"])
         result = scan.scan(day, sources, progress=ProgressBar(stderr_stream(), f"scan {day}"))
         report(self, result, options["json"])
