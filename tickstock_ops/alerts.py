@@ -260,7 +260,7 @@ def _release_inhibited(alert: Alert) -> None:
 
 
 def _locked(alert: Alert) -> Alert:
-    return Alert.objects.select_for_update().select_related("acknowledged_by").get(pk=alert.pk)
+    return Alert.objects.select_for_update().get(pk=alert.pk)
 
 
 def _record(alert: Alert, action: str, actor=None, note: str = "") -> None:
