@@ -73,7 +73,14 @@ def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str 
     if not source or len(source) > 30:
         raise LoadError("--source must be 1 to 30 characters")
     result = LoadResult()
-    chunks = _read_chunks(lines, result, conf.get("QUALITY_LOAD_CHUNK_ROWS"))
+    store_chunks(_read_chunks(lines, result, conf.get("QUALITY_LOAD_CHUNK_ROWS")), result, source, interval)
+    if result.rows == 0:
+        result.notes.append("the file has a header but no data rows")
+    return result
+
+
+def store_chunks(chunks: Iterable[tuple[list, list[int]]], result: LoadResult, source: str, interval: str) -> None:
+    """Validate each chunk of text columns (COLUMNS order, with row numbers) and upsert the valid rows."""
     writer = _PostgresWriter if connection.vendor == "postgresql" else _PortableWriter
     with transaction.atomic():
         sink = writer(source, interval)
@@ -83,9 +90,6 @@ def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str 
                 sink.add(valid)
         sink.finish(result)
     result.errors.sort(key=lambda error: error.line)
-    if result.rows == 0:
-        result.notes.append("the file has a header but no data rows")
-    return result
 
 
 @dataclass
