@@ -44,7 +44,6 @@ def prepare(symbols: int, sessions: int, directory: Path) -> dict:
     from monitors.quality import calendar
     from monitors.quality.demo import random_walk_bars
     from monitors.quality.tests.builders import intraday
-
     from tickstock_ops.models import Alert
 
     with connection.cursor() as cursor:

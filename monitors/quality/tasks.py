@@ -20,7 +20,10 @@ def daily_scan(now=None) -> dict:
     closed_at = calendar.get_calendar().session_close(session)
     if Scan.objects.filter(kind=Scan.Kind.FULL, interval="1d", as_of__gte=closed_at).exists():
         return {"skipped": f"session {session:%Y-%m-%d} already scanned"}
-    result = run_scan(as_of=now, interval="1d")
+    first_ever = not Scan.objects.filter(kind=Scan.Kind.FULL, interval="1d").exists()
+    # The very first scheduled scan reports the session just closed, not every bar ever loaded.
+    since = calendar.get_calendar().session_open(session) if first_ever else None
+    result = run_scan(as_of=now, since=since, interval="1d")
     summary = build_daily_summary(session.date())
     return {"scan_id": result.scan.pk, "anomalies": result.scan.anomaly_count, "summary": str(summary.date)}
 

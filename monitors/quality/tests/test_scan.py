@@ -175,6 +175,7 @@ def test_the_daily_task_runs_once_per_closed_session():
         saturday += pd.Timedelta(days=1)
     first = tasks.daily_scan(now=saturday.to_pydatetime())
     assert first["scan_id"] and DailySummary.objects.count() == 1
+    assert first["anomalies"] == 0  # the first scheduled scan reports the last session only, not all history
     assert "already scanned" in tasks.daily_scan(now=saturday.to_pydatetime() + pd.Timedelta(hours=1))["skipped"]
 
 
