@@ -195,7 +195,7 @@ def _apply(todo: list[tuple], now, index: merge.DealIndex, outcome: Outcome) -> 
     for (candidate, _record, _digest), ipo_id in zip(todo, targets, strict=True):
         if ipo_id and ipo_id not in fresh:
             merge.move_status(ipos[ipo_id], candidate.status, candidate.source, f"{candidate.kind} {candidate.key}",
-                              changes)
+                              changes, new_date=candidate.expected_date)
     dirty = []
     for ipo in ipos.values():
         merge.recompute(ipo, records[ipo.pk], conflicts[ipo.pk])

@@ -211,11 +211,17 @@ def recompute(ipo: IPO, records: list[SourceRecord] | None = None,
 
 
 def move_status(ipo: IPO, new: str | None, source: str, note: str = "",
-                changes: list[StatusChange] | None = None) -> bool:
+                changes: list[StatusChange] | None = None, new_date=None) -> bool:
     """Apply a status a source reported, if the lifecycle allows it; record the change (saved now, or added to
-    `changes` for the caller to save in bulk). True if it moved."""
+    `changes` for the caller to save in bulk). True if it moved.
+
+    A postponed deal only becomes expected again with a date later than the one it had: a source still listing
+    the old date has simply not caught up."""
     current = ipo.status
     if not new or new == current or not allowed(current, new):
+        return False
+    if current == IPO.Status.POSTPONED and new == IPO.Status.EXPECTED and not (
+            new_date and (ipo.expected_date is None or new_date > ipo.expected_date)):
         return False
     ipo.status = new
     change = StatusChange(ipo=ipo, from_status=current, to_status=new, source=source, note=note[:300])
