@@ -1,6 +1,7 @@
 """Real worker processes against the test database: live apply of rule changes, and faults mid-job."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -122,7 +123,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_completes_nothing_twice():
     doomed.kill()
     doomed.communicate(timeout=10)
 
-    survivor = start_worker("survivor", "--lease", "2")
+    survivor = start_worker("survivor", "--lease", "10")
     try:
         wait_until(lambda: not ProcessingJob.objects.filter(~Q(state="done")).exists(), timeout=60,
                    what="the survivor to drain the queue")
@@ -141,11 +142,11 @@ def test_a_worker_killed_mid_job_loses_nothing_and_completes_nothing_twice():
                     reason="a SQLite writer frozen mid-transaction locks the whole database file")
 def test_a_hung_worker_that_wakes_after_its_lease_cannot_complete_its_jobs_again():
     job_ids = enqueue_many(120)
-    sleeper = start_worker("sleeper", "--batch", "10", "--lease", "1")
+    sleeper = start_worker("sleeper", "--batch", "10", "--lease", "2")
     wait_until(lambda: ProcessingResult.objects.count() >= 10, what="the first worker to make progress")
     held = freeze_while_holding_a_claim(sleeper, "sleeper", outside_a_transaction=True)
 
-    other = start_worker("other", "--lease", "1")
+    other = start_worker("other", "--lease", "10")
     try:
         wait_until(lambda: ProcessingJob.objects.filter(id__in=held, state="done").count() == len(held),
                    what="the other worker to take over the frozen claim")
@@ -161,4 +162,5 @@ def test_a_hung_worker_that_wakes_after_its_lease_cannot_complete_its_jobs_again
 
     assert_each_job_completed_exactly_once(job_ids)
     assert set(ProcessingResult.objects.filter(job_id__in=held).values_list("worker", flat=True)) == {"other"}
-    assert f"{len(held)} lost to another worker" in sleeper_out
+    lost = int(re.search(r"(\d+) lost to another worker", sleeper_out).group(1))
+    assert lost >= len(held)  # more if a later batch of its own also outlived its 2 s lease on a busy machine
