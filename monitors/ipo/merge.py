@@ -48,6 +48,7 @@ DECIMAL_FIELDS = {"offer_price", "price_low", "price_high"}
 INT_FIELDS = {"shares_offered", "shares_outstanding"}
 DATE_FIELDS = {"listing_date", "expected_date", "filed_date"}
 
+RECORD_FIELDS = ("id", "ipo_id", "source", "parsed", "fetched_at")  # what a merge reads of a record
 RANK = {"filed": 0, "expected": 1, "postponed": 1, "priced": 2, "trading": 3, "withdrawn": 1}
 
 SUFFIXES = {"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "lp", "plc",
@@ -172,7 +173,7 @@ def recompute(ipo: IPO, records: list[SourceRecord] | None = None,
               conflicts: dict[str, Conflict] | None = None) -> None:
     """Set the merged fields of `ipo` from all its records by precedence; keep disagreements as conflicts.
     `records` and `conflicts` (by field) may be given when the caller loaded them in bulk."""
-    records = list(ipo.records.all()) if records is None else list(records)
+    records = list(ipo.records.only(*RECORD_FIELDS)) if records is None else list(records)
     records.sort(key=lambda r: (r.parsed.get("filed_date") or "", r.fetched_at), reverse=True)
     now = timezone.now()
     seen_sources = []
