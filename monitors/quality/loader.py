@@ -319,6 +319,7 @@ class _PostgresWriter:
                     INSERT INTO {table} AS bar (symbol, source, interval, ts, open, high, low, close, volume)
                     SELECT s.symbol, %s, %s, src.ts, src.open, src.high, src.low, src.close, src.volume
                     FROM src JOIN quality_symbol_staging s USING (code)
+                    ORDER BY s.symbol, src.ts  -- key order: the index is filled front to back, not at random
                     ON CONFLICT (symbol, source, interval, ts) DO UPDATE SET
                         open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
                         close = EXCLUDED.close, volume = EXCLUDED.volume
