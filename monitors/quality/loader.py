@@ -58,7 +58,8 @@ class LoadResult:
 
 def load_bars_file(path: str | Path, *, source: str | None = None, interval: str = "1d") -> LoadResult:
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below, after streaming
+        # A stray non-UTF-8 byte must cost its row (rejected by validation), not the whole file.
+        handle = open(path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115 - closed below
     except OSError as error:
         raise LoadError(f"cannot read {path}: {error.strerror}") from error
     with handle:

@@ -189,3 +189,23 @@ def test_the_command_in_a_real_process(tmp_path):
     assert Bar.objects.filter(source="vendor").count() == 1
     empty = run_manage("load_bars", str(write(tmp_path, "", "empty.csv")))
     assert empty.returncode == 1 and "the file is empty" in empty.stderr
+
+
+@pytest.mark.django_db
+def test_a_row_with_bytes_that_are_not_utf8_is_rejected_alone(tmp_path):
+    path = tmp_path / "bars.csv"
+    path.write_bytes(HEADER.encode() + b"AAA,2025-07-01,10,11,9,10.5,1000\n\xff\xfe,2025-07-02,1,1,1,1,1\n"
+                     b"AAA,2025-07-03,10,11,9,10.5,1000\n")
+    out, err = StringIO(), StringIO()
+    call_command("load_bars", str(path), stdout=out, stderr=err)
+    assert "line 3: symbol" in err.getvalue() and "is not a ticker" in err.getvalue()
+    assert "3 rows, 2 new" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_file_that_is_not_csv_at_all(tmp_path):
+    path = tmp_path / "random.bin"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(CommandError, match="header lacks symbol"):
+        call_command("load_bars", str(path))
+    assert not Bar.objects.exists()

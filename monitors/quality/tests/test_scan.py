@@ -266,3 +266,20 @@ def test_a_source_name_with_multibyte_characters_is_read_back_exactly():
     result = run_scan(as_of=close_of(DAYS[-1]), since=close_of(DAYS[60]))
     anomaly = Anomaly.objects.get(report__scan=result.scan, anomaly_type="price_anomaly")
     assert (anomaly.symbol, anomaly.source) == ("AAA", "börse")
+
+
+@pytest.mark.django_db
+def test_a_full_scan_of_minute_bars_across_exchanges():
+    stock = EquityType.objects.get(equity_type="common_stock")
+    Security.objects.create(symbol="NAS", name="On Nasdaq", equity_type=stock, exchange="XNAS")
+    bars = pd.concat([intraday("NAS", "2025-07-02"), intraday("NAS", "2025-07-03", skip=("09:40", "12:30")),
+                      intraday("NYS", "2025-07-02"), intraday("NYS", "2025-07-03")])
+    bars.loc[(bars["symbol"] == "NYS") & (bars["ts"] == pd.Timestamp("2025-07-03 11:00", tz="America/New_York")),
+             "volume"] = 200_000
+    store(bars, interval="1m")
+    out = StringIO()
+    call_command("scan_quality", "--interval", "1m", "--as-of", "2025-07-03T18:00:00Z", "--json", stdout=out)
+    reports = {r["symbol"]: r for r in json.loads(out.getvalue())["reports"]}
+    assert [(a["type"], a["ts"]) for a in reports["NAS"]["anomalies"]] == [("coverage_gap", "2025-07-03T16:30:00Z")]
+    assert [a["type"] for a in reports["NYS"]["anomalies"]] == ["volume_spike"]
+    assert reports["NYS"]["anomalies"][0]["ts"] == "2025-07-03T15:00:00Z"
