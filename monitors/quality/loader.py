@@ -410,7 +410,7 @@ class ActionsResult:
 def load_actions_file(path: str | Path) -> ActionsResult:
     """Import splits and dividends (`symbol,date,kind,ratio`); a split's ratio is `2`, `2:1`, `1:10` or `0.5`."""
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed below
+        handle = open(path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115 - closed below
     except OSError as error:
         raise LoadError(f"cannot read {path}: {error.strerror}") from error
     result = ActionsResult()
