@@ -1,8 +1,9 @@
 """Benchmark: one daily IPO scan of all four sources, and a 90-day backfill, against loopback servers.
 
-Synthetic recorded-format data: per day ~150 IPO-related SEC filings (registrations, amendments, pricings,
-withdrawals) among ~2,000 noise filings, ~8 Polygon listings, ~8 Nasdaq calendar rows and ~30 news items —
-about 200 IPO-related records a day. Throttles are off (the goal is our own cost, not the sources' limits).
+Synthetic recorded-format data, per trading day: ~150 IPO-related SEC filings (registrations, amendments,
+pricings, withdrawals) among 2,000 noise filings, ~25 new deals each with a Polygon listing, a Nasdaq calendar row
+and news items — 200-250 IPO-related records a day. The loopback servers run in a process of their own; throttles
+are off (the goal is our own cost, not the sources' limits).
 
     DEBUG=1 .venv/bin/python bench/ipo_scan.py [--days 90]
 
@@ -18,6 +19,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse  # noqa: E402
+import multiprocessing  # noqa: E402
 import random  # noqa: E402
 import time  # noqa: E402
 from datetime import date, datetime, timedelta  # noqa: E402
@@ -27,6 +29,7 @@ from bench._setup import django_on_postgres  # noqa: E402
 
 django_on_postgres("tickstock_ipo_bench")
 
+import requests  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from monitors.ipo import scan  # noqa: E402
@@ -141,15 +144,42 @@ def reset() -> None:
         model.objects.all().delete()
 
 
-def configure(fake: FakeSources) -> None:
-    for name, value in fake.settings().items():
-        setattr(settings, name, value)
+class ServerProcess:
+    """The loopback sources in a process of their own, so that serving does not count as our cost."""
+
+    def __init__(self, data: SourceData):
+        self.data = data
+        context = multiprocessing.get_context("fork")
+        self.ready = context.Queue()
+        self.stop = context.Event()
+        self.process = context.Process(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        with FakeSources(self.data) as fake:
+            self.ready.put(fake.settings())
+            self.stop.wait()
+
+    def __enter__(self) -> "ServerProcess":
+        self.process.start()
+        for name, value in self.ready.get(timeout=60).items():
+            setattr(settings, name, value)
+        self.url = settings.NASDAQ_BASE_URL
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.process.join(timeout=10)
+
+    def requests(self) -> dict:
+        """Requests served per source since the last call."""
+        return requests.get(f"{self.url}/__requests?reset=1", timeout=10).json()
 
 
-def report(label: str, result, seconds: float, fake: FakeSources) -> None:
+def report(label: str, result, seconds: float, server: ServerProcess) -> None:
+    served = server.requests()
     print(f"{label}: {seconds:.2f} s, {len(result.ipo_ids)} IPOs touched")
     for name, stats in result.stats.items():
-        print(f"  {name:8s} requests {fake.requests[name]:5d}  records {stats['fetched']:6d}  errors {stats['errors']}")
+        print(f"  {name:8s} requests {served.get(name, 0):5d}  records {stats['fetched']:6d}  errors {stats['errors']}")
 
 
 def main() -> None:
@@ -159,40 +189,37 @@ def main() -> None:
     args = parser.parse_args()
     end = date.fromisoformat(args.end)
     data, counts = build(end, args.days)
-    print(f"data: {counts['deals']} deals, {counts['ipo_filings']} IPO filings and {counts['noise_filings']} noise "
-          f"filings over {args.days} days ({counts['noise_filings'] // max(1, len(data.sec_index))}/day noise), "
-          f"{len(data.polygon_ipos)} Polygon IPOs, {sum(1 for _ in data.feeds['/feeds/ipo.xml'].split('<item>')) - 1}"
-          f" news items; database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+    sessions = sum(1 for day in data.sec_index if end - timedelta(days=args.days) < day <= end)
+    print(f"data over {args.days} days ({sessions} trading days): {counts['deals']} deals, "
+          f"{counts['ipo_filings']} IPO filings ({counts['ipo_filings'] // sessions}/day) among "
+          f"{counts['noise_filings']} noise filings ({counts['noise_filings'] // sessions}/day), "
+          f"{len(data.polygon_ipos)} Polygon IPOs, {data.feeds['/feeds/ipo.xml'].count('<item>')} news items; "
+          f"database {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
     sources = ["polygon", "sec", "nasdaq", "news"]
     next_day = end + timedelta(days=1)
     while not is_trading_day(next_day):
         next_day += timedelta(days=1)
-    with FakeSources(data) as fake:
-        configure(fake)
+    with ServerProcess(data) as server:
+        server.requests()
         reset()
         started = time.perf_counter()
         result = scan.scan(end, sources)
-        report(f"daily scan of {end}, empty database", result, time.perf_counter() - started, fake)
-    with FakeSources(data) as fake:
-        configure(fake)
+        report(f"daily scan of {end}, empty database", result, time.perf_counter() - started, server)
         reset()
         started = time.perf_counter()
         result = scan.backfill(args.days, end, sources)
-        report(f"{args.days}-day backfill to {end}, empty database", result, time.perf_counter() - started, fake)
-        fake.requests.clear()
+        report(f"{args.days}-day backfill to {end}, empty database", result, time.perf_counter() - started, server)
         started = time.perf_counter()
         result = scan.backfill(args.days, end, sources)
         report(f"{args.days}-day backfill again (resumed: every day done)", result, time.perf_counter() - started,
-               fake)
-        fake.requests.clear()
+               server)
         started = time.perf_counter()
         result = scan.scan(next_day, sources)
         report(f"daily scan of {next_day} after the backfill (steady state)", result, time.perf_counter() - started,
-               fake)
-        fake.requests.clear()
+               server)
         started = time.perf_counter()
         result = scan.scan(next_day, sources)
-        report(f"daily scan of {next_day} again (nothing new)", result, time.perf_counter() - started, fake)
+        report(f"daily scan of {next_day} again (nothing new)", result, time.perf_counter() - started, server)
     print(f"IPOs in the database: {IPO.objects.count()}")
 
 

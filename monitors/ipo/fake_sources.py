@@ -119,6 +119,12 @@ class FakeSources:
             def do_GET(self):
                 parts = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                if parts.path == "/__requests":  # the counters, for a server running in another process
+                    with fake.lock:
+                        counts = dict(fake.requests)
+                        if "reset" in query:
+                            fake.requests.clear()
+                    return self.reply(200, json.dumps(counts), {})
                 source = fake.source_of(parts.path)
                 with fake.lock:
                     fake.requests[source] += 1
