@@ -164,3 +164,21 @@ def test_a_hung_worker_that_wakes_after_its_lease_cannot_complete_its_jobs_again
     assert set(ProcessingResult.objects.filter(job_id__in=held).values_list("worker", flat=True)) == {"other"}
     lost = int(re.search(r"(\d+) lost to another worker", sleeper_out).group(1))
     assert lost >= len(held)  # more if a later batch of its own also outlived its 2 s lease on a busy machine
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="cuts the worker's PostgreSQL connection")
+def test_a_worker_whose_database_connection_is_cut_reconnects_and_carries_on():
+    spy = make_security("SPY")
+    worker = start_worker("resilient")
+    try:
+        result_for(enqueue_one(spy))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            assert cursor.fetchall(), "the worker had a connection to cut"
+        after = result_for(enqueue_one(spy))
+        assert after.worker == "resilient" and worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        out, _ = worker.communicate(timeout=20)
+    assert "resilient: 2 processed" in out
