@@ -146,6 +146,7 @@ class PublishedAnomaly(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["symbol", "anomaly_type", "interval", "ts"], name="quality_published_key")
         ]
+        indexes = [models.Index(fields=["interval", "ts"], name="quality_published_ts")]
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.anomaly_type} {self.ts:%Y-%m-%d %H:%M}"
