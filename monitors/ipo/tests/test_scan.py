@@ -243,3 +243,13 @@ def test_postponed_deal_moves_on_when_it_gets_a_new_date(fake):
     lumen.refresh_from_db()
     assert lumen.status == "expected" and lumen.expected_date == date(2026, 12, 10)
     assert [c.to_status for c in lumen.status_changes.all()][-2:] == ["postponed", "expected"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_down_the_scan_still_writes_and_says_events_wait(fake, private_redis):
+    private_redis.stop()
+    err = StringIO()
+    call_command("scan_ipos", "--date", DAY.isoformat(), "--sources", "sec", stdout=StringIO(), stderr=err)
+    assert IPO.objects.filter(cik="2012347").exists()
+    waiting = OutboxEvent.objects.filter(published_at__isnull=True).count()
+    assert waiting > 0 and f"{waiting} events wait in the outbox" in err.getvalue()
