@@ -62,13 +62,14 @@ class Worker:
                 log.error("%s: database unavailable, retrying in %.0f s: %s", self.name, DB_RETRY_SECONDS, error)
                 connections.close_all()
                 time.sleep(DB_RETRY_SECONDS)
-                continue
-            self._count(report)
+                report = None
+            if report is not None:
+                self._count(report)
             if max_jobs is not None and self.totals.processed + self.totals.dead >= max_jobs:
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            if not report.claimed:
+            if report is not None and not report.claimed:
                 if once:
                     break
                 close_old_connections()

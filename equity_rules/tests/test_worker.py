@@ -182,3 +182,25 @@ def test_a_worker_whose_database_connection_is_cut_reconnects_and_carries_on():
         worker.send_signal(signal.SIGTERM)
         out, _ = worker.communicate(timeout=20)
     assert "resilient: 2 processed" in out
+
+
+def test_a_worker_keeps_trying_through_a_database_outage_and_carries_on_after(monkeypatch, caplog, tmp_path):
+    from equity_rules import worker as worker_module
+
+    queue.enqueue([make_security("SPY")])
+    monkeypatch.setattr(worker_module, "DB_RETRY_SECONDS", 0.1)
+    unreachable = {"PORT": str(testing.free_port()), "HOST": "127.0.0.1"} if connection.vendor == "postgresql" \
+        else {"NAME": str(tmp_path / "missing-dir" / "db.sqlite3")}
+    saved = {key: connection.settings_dict.get(key) for key in unreachable}
+    connection.close()
+    connection.settings_dict.update(unreachable)
+    try:
+        totals = worker_module.Worker("outage", poll_seconds=0.05).run(max_seconds=0.5)
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+    assert totals.processed == 0
+    assert "outage: database unavailable, retrying in 0 s" in caplog.text
+
+    totals = worker_module.Worker("outage").run(once=True)
+    assert totals.processed == 1 and ProcessingJob.objects.get().state == "done"
