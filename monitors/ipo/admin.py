@@ -56,9 +56,25 @@ class IPOAdmin(admin.ModelAdmin):
     list_filter = ("status", "exchange", "sector", SourceFilter, "eligible", "is_spac")
     search_fields = ("ticker", "company_name", "cik")
     readonly_fields = ("name_key", "sources", "validation_errors", "created_at", "updated_at")
+    fieldsets = [
+        (None, {"fields": ["ticker", "cik", "company_name", "exchange", "status", "security_type", "is_spac"]}),
+        ("Dates", {"fields": ["filed_date", "expected_date", "listing_date"]}),
+        ("Offering", {"fields": ["offer_price", "price_low", "price_high", "shares_offered", "shares_outstanding"]}),
+        ("Enrichment", {"fields": ["sic_code", "description", "sector", "sector_method", "sector_reason",
+                                   "market_cap_estimate", "market_cap_basis", "eligible", "eligibility_reason"],
+                        "description": "Sector, market cap and eligibility are derived: they are recomputed "
+                                       "after every change."}),
+        ("Trading", {"fields": ["first_trade_date", "first_trade_open", "first_day_volume", "first_days_volumes"]}),
+        ("Merge", {"fields": ["sources", "validation_errors", "name_key", "created_at", "updated_at"]}),
+    ]
     inlines = [SourceRecordInline, StatusChangeInline, ConflictInline]
     actions = ["refetch", "reenrich"]
     date_hierarchy = "created_at"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            refresh.record_manual_edit(obj, form.changed_data, request.user.get_username())
 
     @admin.action(description="Re-fetch from the sources")
     def refetch(self, request, queryset):

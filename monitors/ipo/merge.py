@@ -6,6 +6,7 @@ Matching: the same deal is the IPO with the same CIK, else the same ticker (a SP
 Field precedence (first source that has a value wins; within a source, its most recent record):
 ticker, exchange, dates, prices and shares: Polygon > Nasdaq > SEC > news — the exchanges' own reference data
 first; CIK, company name and SIC: SEC > Polygon > Nasdaq > news — the filer's own registration first.
+A value an operator set in the admin wins over every source (kept as the deal's `manual` record).
 Where sources disagree the winner is used and the disagreement is kept as a `Conflict` until they agree.
 
 Status follows the deal's lifecycle, whichever source reports it: filed → expected → priced → trading, never
@@ -23,8 +24,9 @@ from django.utils import timezone
 from monitors.ipo.models import IPO, Conflict, SourceRecord, StatusChange
 from monitors.ipo.sources.record import Candidate
 
-LISTING_FIRST = ("polygon", "nasdaq", "sec", "news")
-FILER_FIRST = ("sec", "polygon", "nasdaq", "news")
+MANUAL = "manual"  # an operator's correction in the admin: it wins over every source
+LISTING_FIRST = (MANUAL, "polygon", "nasdaq", "sec", "news")
+FILER_FIRST = (MANUAL, "sec", "polygon", "nasdaq", "news")
 PRECEDENCE = {
     "ticker": LISTING_FIRST,
     "exchange": LISTING_FIRST,
@@ -178,7 +180,7 @@ def recompute(ipo: IPO, records: list[SourceRecord] | None = None,
     now = timezone.now()
     seen_sources = []
     for record in records:
-        if record.source not in seen_sources:
+        if record.source not in seen_sources and record.source != MANUAL:
             seen_sources.append(record.source)
     ipo.sources = sorted(seen_sources, key=LISTING_FIRST.index)
     if conflicts is None:

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 SOURCES = ("polygon", "sec", "nasdaq", "news")
 SOURCE_CHOICES = [(name, name) for name in SOURCES]
+RECORD_SOURCE_CHOICES = [*SOURCE_CHOICES, ("manual", "manual (admin)")]
 
 
 class IPO(models.Model):
@@ -101,7 +102,7 @@ class SourceRecord(models.Model):
     """What one source said about one item, as fetched (latest fetch kept), and what we parsed from it."""
 
     ipo = models.ForeignKey(IPO, null=True, blank=True, on_delete=models.SET_NULL, related_name="records")
-    source = models.CharField(max_length=10, choices=SOURCE_CHOICES)
+    source = models.CharField(max_length=10, choices=RECORD_SOURCE_CHOICES)
     key = models.CharField(max_length=200, help_text="the item's identity within its source")
     kind = models.CharField(max_length=30, blank=True, help_text="form type, calendar section, IPO status …")
     raw = models.JSONField()

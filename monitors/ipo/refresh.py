@@ -4,11 +4,13 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from monitors.ipo import ingest, merge, trading
 from monitors.ipo.models import IPO
 from monitors.ipo.sources import SourceError
 from monitors.ipo.sources.polygon import PolygonClient
+from monitors.ipo.sources.record import Candidate
 from monitors.ipo.sources.sec import SecClient
 from monitors.ipo.sources.sec import candidate as sec_candidate
 
@@ -78,3 +80,28 @@ def reenrich(ipos: list[IPO]) -> int:
         count += 1
     ingest.announce_validated([ipo.pk for ipo in ipos])
     return count
+
+
+def record_manual_edit(ipo: IPO, changed: list[str], user: str) -> None:
+    """Keep an operator's edits of merged fields as the deal's `manual` record, so that the next merge keeps
+    them (they win over every source), and a status edit in the history. Then re-merge and re-enrich."""
+    from monitors.ipo.models import SourceRecord, StatusChange
+
+    with transaction.atomic():
+        record, _ = SourceRecord.objects.get_or_create(
+            source=merge.MANUAL, key=f"ipo:{ipo.pk}", defaults={"ipo": ipo, "raw": {}, "content_hash": ""})
+        probe = Candidate(source=merge.MANUAL, key=record.key, raw={},
+                          **{name: getattr(ipo, name) for name in changed if name in merge.PRECEDENCE})
+        parsed = {**record.parsed, **probe.parsed()}
+        for name in changed:
+            if name in merge.PRECEDENCE and getattr(ipo, name) in (None, ""):
+                parsed.pop(name, None)  # clearing a field hands it back to the sources
+        record.parsed, record.raw = parsed, {"edited_by": user, "fields": parsed}
+        record.fetched_at = timezone.now()
+        record.save()
+        if "status" in changed:
+            previous = ipo.status_changes.last()
+            StatusChange.objects.create(ipo=ipo, from_status=previous.to_status if previous else "",
+                                        to_status=ipo.status, source="admin", note=f"set by {user}"[:300])
+        ingest.finish(ipo)
+    ingest.announce_validated([ipo.pk])

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django_q.models import Schedule
 
-from monitors.ipo import demo, scan, tasks
+from monitors.ipo import demo, refresh, scan, tasks
 from monitors.ipo.fake_sources import Fault
 from monitors.ipo.models import IPO, SourceRecord
 from tickstock_ops import bootstrap
@@ -143,3 +143,47 @@ def test_progress_bar_on_a_terminal(fake):
     os.close(primary)
     assert process.returncode == 0
     assert b"backfill 3d [" in screen and b"] 4/4" in screen  # 3 SEC days and one Nasdaq month
+
+
+def test_an_operators_edit_wins_over_the_sources_and_survives_rescans(fake):
+    scan.scan(DAY, ["polygon", "nasdaq"])
+    sgsw = IPO.objects.get(ticker="SGSW")
+    sgsw.listing_date, sgsw.exchange = date(2026, 11, 21), "XNAS"
+    sgsw.save()
+    refresh.record_manual_edit(sgsw, ["listing_date", "exchange"], "ops")
+    fake.data.polygon_ipos[1]["last_updated"] = "2026-11-25"  # a changed Polygon record is merged again
+    scan.scan(DAY, ["polygon", "nasdaq"])
+    sgsw.refresh_from_db()
+    assert (sgsw.listing_date, sgsw.exchange) == (date(2026, 11, 21), "XNAS")
+    assert sgsw.sources == ["polygon", "nasdaq"]
+    manual = sgsw.records.get(source="manual")
+    assert manual.parsed == {"listing_date": "2026-11-21", "exchange": "XNAS"} and manual.raw["edited_by"] == "ops"
+    sgsw.exchange = ""
+    sgsw.save()
+    refresh.record_manual_edit(sgsw, ["exchange"], "ops")
+    sgsw.refresh_from_db()
+    assert sgsw.exchange == "XNYS"  # cleared: the sources decide again
+
+
+def test_admin_edit_goes_through_the_change_form(fake, admin_client):
+    scan.scan(DAY, ["polygon"])
+    gpep = IPO.objects.get(ticker="GPEP")
+    url = reverse("admin:ipo_ipo_change", args=[gpep.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data["first_days_volumes"] = "[]"
+    data.update(sic_code="1311", status="withdrawn")
+    for prefix in ("records", "status_changes", "conflicts"):
+        total = {"records": gpep.records.count(), "status_changes": gpep.status_changes.count(),
+                 "conflicts": 0}[prefix]
+        data.update({f"{prefix}-TOTAL_FORMS": total, f"{prefix}-INITIAL_FORMS": total, f"{prefix}-MIN_NUM_FORMS": 0,
+                     f"{prefix}-MAX_NUM_FORMS": 1000})
+        objects = {"records": gpep.records.all(), "status_changes": gpep.status_changes.all(), "conflicts": []}[prefix]
+        for i, obj in enumerate(objects):
+            data[f"{prefix}-{i}-id"] = obj.pk
+            data[f"{prefix}-{i}-ipo"] = gpep.pk
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else response
+    gpep.refresh_from_db()
+    assert (gpep.sic_code, gpep.sector, gpep.status) == ("1311", "Energy", "withdrawn")
+    assert gpep.status_changes.last().source == "admin"
