@@ -5,7 +5,7 @@
    0.25 s while the workers drain), p50/p99/max;
 3. faults: the same 20,000 jobs again with one worker SIGKILLed mid-run: jobs lost and jobs completed twice.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tickstock_bench REDIS_URL=redis://127.0.0.1:6379/0 \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tickstock_bench REDIS_URL=redis://127.0.0.1:6379/3 \
         .venv/bin/python bench/queue.py [--jobs 20000] [--workers 2] [--batch 50]
 
 The database is created and migrated if missing. Bench rows (symbols BENCH…) are replaced on each run.
@@ -19,43 +19,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Run as a script, this file's folder comes first on sys.path, where "queue" would shadow the standard library's.
 sys.path[:] = [str(BASE_DIR)] + [p for p in sys.path if Path(p or ".").resolve() != BASE_DIR / "bench"]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstock_ops.settings")
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tickstock_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
+
+from bench._setup import django_on_postgres, percentile  # noqa: E402
 
 PREFIX = "BENCH"
-
-
-def ensure_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql"}:
-        sys.exit(f"bench/queue.py measures PostgreSQL (SKIP LOCKED); DATABASE_URL={url!r} is not postgres://")
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-    connection = psycopg2.connect(admin_url)
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    connection.close()
-
-
-def setup_django() -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def reset(jobs: int) -> list[int]:
@@ -154,7 +125,7 @@ def throughput_and_live_apply(jobs: int, workers: int, batch: int) -> None:
                        if version in first_run)
     superseded = len(changes) - len(latencies)
     if latencies:
-        p99 = latencies[min(len(latencies) - 1, int(round(0.99 * (len(latencies) - 1))))]
+        p99 = percentile(latencies, 0.99)
         print(f"  live apply: rule commit → first job run under the new version: p50 "
               f"{statistics.median(latencies):.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms over "
               f"{len(latencies)} changes" + (f" ({superseded} superseded before any job ran)" if superseded else ""))
@@ -214,8 +185,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=50)
     args = parser.parse_args()
-    ensure_database(os.environ["DATABASE_URL"])
-    setup_django()
+    url = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tickstock_bench")
+    if not url.startswith("postgres"):
+        sys.exit(f"bench/queue.py measures the PostgreSQL queue (SKIP LOCKED); DATABASE_URL={url!r} is not postgres://")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
+    django_on_postgres("tickstock_bench")
     from django.db import connection
 
     print(f"bench/queue.py: PostgreSQL {connection.pg_version // 10000}, Redis {os.environ['REDIS_URL']}, "
