@@ -16,6 +16,7 @@ from monitors.ipo import conf
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+SEC_BLOCK_SECONDS = 600.0
 HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
 TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 RATE_LIMIT_PAGE = re.compile(rb"request rate threshold exceeded|too many requests", re.IGNORECASE)
@@ -145,8 +146,8 @@ class SourceClient:
                 raise problem
             delay = wait if wait is not None else min(self.backoff_max, self.backoff_base * 2 ** attempt)
             if delay > self.retry_after_max:
-                raise SourceError(self.name, f"{problem.message}; asked to wait {delay:.0f}s, more than "
-                                  f"{self.retry_after_max:.0f}s", retryable=True, status=problem.status)
+                raise SourceError(self.name, f"{problem.message} (not waiting {delay:.0f}s here: more than "
+                                  f"{self.retry_after_max:.0f}s)", retryable=True, status=problem.status)
             log.info("%s: %s; retry %d/%d in %.1fs", self.name, problem.message, attempt + 1, self.retries, delay)
             self.sleep(delay)
             attempt += 1
@@ -158,9 +159,15 @@ class SourceClient:
         is_html = self._is_html(response, body)
         where = self._safe(response.url)
         if is_html and UNDECLARED_TOOL_PAGE.search(body[:20000]):
-            return SourceError(self.name, f"refused as an undeclared automated tool ({status}) at {where}: "
-                               "set SEC_USER_AGENT to 'Company contact@example.com'", retryable=False,
-                               status=status), None
+            if "@" not in self.session.headers.get("User-Agent", ""):
+                return SourceError(self.name, f"refused as an undeclared automated tool ({status}) at {where}: "
+                                   "set SEC_USER_AGENT to 'Company contact@example.com'", retryable=False,
+                                   status=status), None
+            # Declared, yet over SEC's fair-access rate: SEC blocks the client for about ten minutes, so a retry
+            # now would only extend the block. The next scan tries again.
+            return SourceError(self.name, f"rate-limited as an undeclared automated tool ({status}) at {where} "
+                               "although SEC_USER_AGENT is declared: SEC blocks for about 10 minutes; lower "
+                               "SEC_REQUESTS_PER_SECOND", retryable=True, status=status), SEC_BLOCK_SECONDS
         if status in RETRY_STATUSES or (status == 403 and RATE_LIMIT_PAGE.search(body[:20000])):
             detail = html_title(body) if is_html else body[:200].decode("utf-8", "replace").strip()
             return SourceError(self.name, f"HTTP {status} at {where}: {detail}", retryable=True,

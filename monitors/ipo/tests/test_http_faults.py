@@ -69,20 +69,22 @@ def test_timeout_once_then_success(fake):
     assert NasdaqClient.from_settings().calendar("2026-11")["month"] == 11
 
 
-def test_sec_undeclared_automated_tool_page_is_a_clear_permanent_error(fake):
-    fake.fail("/Archives/", Fault(403, UNDECLARED_TOOL_PAGE, {"Content-Type": "text/html"}))
+def test_sec_undeclared_automated_tool_page_without_a_contact_is_a_clear_permanent_error(fake, settings):
+    settings.SEC_USER_AGENT = "python-requests/2.34"
     with pytest.raises(SourceError) as caught:
         SecClient.from_settings().daily_index(date(2026, 11, 24))
-    assert not caught.value.retryable
+    assert not caught.value.retryable and caught.value.status == 403
     assert "undeclared automated tool" in caught.value.message and "SEC_USER_AGENT" in caught.value.message
     assert fake.requests["sec"] == 1
 
 
-def test_sec_without_a_contact_in_the_user_agent_is_refused(fake, settings):
-    settings.SEC_USER_AGENT = "python-requests"
+def test_sec_undeclared_automated_tool_page_despite_a_contact_is_a_block_to_wait_out(fake):
+    fake.fail("/Archives/", Fault(403, UNDECLARED_TOOL_PAGE, {"Content-Type": "text/html"}))
+    started = time.monotonic()
     with pytest.raises(SourceError) as caught:
         SecClient.from_settings().daily_index(date(2026, 11, 24))
-    assert "undeclared automated tool" in caught.value.message
+    assert time.monotonic() - started < 2 and fake.requests["sec"] == 1  # no hammering during the block
+    assert caught.value.retryable and "about 10 minutes" in caught.value.message
 
 
 def test_sec_rate_limit_page_in_html_is_retried(fake):
