@@ -5,7 +5,7 @@
    0.25 s while the workers drain), p50/p99/max;
 3. faults: the same 20,000 jobs again with one worker SIGKILLed mid-run: jobs lost and jobs completed twice.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tickstock_bench REDIS_URL=redis://127.0.0.1:6379/3 \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tickstock_queue_bench REDIS_URL=redis://127.0.0.1:6379/3 \
         .venv/bin/python bench/queue.py [--jobs 20000] [--workers 2] [--batch 50]
 
 The database is created and migrated if missing. Bench rows (symbols BENCH…) are replaced on each run.
@@ -185,11 +185,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=50)
     args = parser.parse_args()
-    url = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tickstock_bench")
+    url = os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tickstock_queue_bench")
     if not url.startswith("postgres"):
         sys.exit(f"bench/queue.py measures the PostgreSQL queue (SKIP LOCKED); DATABASE_URL={url!r} is not postgres://")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
-    django_on_postgres("tickstock_bench")
+    django_on_postgres("tickstock_queue_bench")
     from django.db import connection
 
     print(f"bench/queue.py: PostgreSQL {connection.pg_version // 10000}, Redis {os.environ['REDIS_URL']}, "
