@@ -215,6 +215,8 @@ class FakeSources:
             bound = query.get(f"listing_date.{op}")
             if bound:
                 rows = [r for r in rows if r.get("listing_date") and test(r["listing_date"], bound)]
+        if query.get("ipo_status"):
+            rows = [r for r in rows if r.get("ipo_status") == query["ipo_status"]]
         if query.get("ticker"):
             rows = [r for r in rows if r.get("ticker") == query["ticker"]]
         rows = sorted(rows, key=lambda r: r.get("listing_date") or "")

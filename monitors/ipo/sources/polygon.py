@@ -133,6 +133,8 @@ class PolygonClient(SourceClient):
         last = max(days) + timedelta(days=conf.get("IPO_UPCOMING_DAYS") if upcoming else 0)
         self.warnings = []
         rows = self.list_ipos(**{"listing_date.gte": first.isoformat(), "listing_date.lte": last.isoformat()})
+        if upcoming:  # pending deals without a listing date yet escape the date filter
+            rows += [row for row in self.list_ipos(ipo_status="pending") if not row.get("listing_date")]
         for row in rows:
             try:
                 candidate = self.candidate(row)
@@ -151,6 +153,8 @@ class PolygonClient(SourceClient):
             return None
         status = STATUS.get(str(row.get("ipo_status") or "").lower())
         listing = date_or_none(row.get("listing_date"))
+        if status == "expected" and listing is None:
+            status = "filed"  # `expected` means a date is set
         security_type = (text_or_none(row.get("security_type")) or "").upper() or None
         identity = row.get("us_code") or row.get("isin") or name
         return Candidate(

@@ -73,7 +73,9 @@ def test_nasdaq_spac_units_are_flagged():
 def test_polygon_item_with_only_a_ticker_and_status():
     client = polygon.PolygonClient(api_key="k", per_minute=0)
     item = client.candidate({"ticker": "ABC", "ipo_status": "pending"})
-    assert item.ticker == "ABC" and item.status == "expected" and item.listing_date is None
+    assert item.ticker == "ABC" and item.status == "filed" and item.listing_date is None  # no date: not expected
+    dated = client.candidate({"ticker": "ABC", "ipo_status": "pending", "listing_date": "2026-12-01"})
+    assert dated.status == "expected" and dated.expected_date == date(2026, 12, 1)
     assert client.candidate({"ipo_status": "new"}) is None
     history = client.candidate({"ticker": "RAPP", "issuer_name": "Rapport Therapeutics Inc.", "ipo_status": "history",
                                 "listing_date": "2024-06-07", "final_issue_price": 17, "primary_exchange": "XNAS",

@@ -253,3 +253,16 @@ def test_redis_down_the_scan_still_writes_and_says_events_wait(fake, private_red
     assert IPO.objects.filter(cik="2012347").exists()
     waiting = OutboxEvent.objects.filter(published_at__isnull=True).count()
     assert waiting > 0 and f"{waiting} events wait in the outbox" in err.getvalue()
+
+
+def test_daily_scan_also_finds_pending_deals_without_a_date(fake):
+    fake.data.polygon_ipos.append({"ticker": "NODT", "issuer_name": "Undated Pending Inc.", "ipo_status": "pending",
+                                   "primary_exchange": "XNAS", "security_type": "CS"})
+    fake.data.polygon_ipos.append({"ticker": "OLDX", "issuer_name": "Old History Co", "ipo_status": "history",
+                                   "listing_date": "2025-01-10"})
+    scan.scan(DAY, ["polygon"])
+    undated = IPO.objects.get(ticker="NODT")
+    assert undated.status == "filed" and undated.expected_date is None
+    assert "no expected or listing date" in undated.validation_errors
+    assert not IPO.objects.filter(ticker="OLDX").exists()
+    assert IPO.objects.filter(ticker="NWRB").count() == 1
