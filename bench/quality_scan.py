@@ -102,11 +102,22 @@ def phase_copy(as_of: str) -> dict:
     return {"seconds": time.perf_counter() - started, "bytes": buffer.tell(), "peak_mb": peak_mb()}
 
 
+def warm_up() -> None:
+    """What a long-running worker has loaded already: the exchange calendar and a database connection."""
+    from django.db import connection
+
+    from monitors.quality import calendar
+
+    calendar.get_calendar()
+    connection.ensure_connection()
+
+
 def phase_scan(as_of: str) -> dict:
     import pandas as pd
 
     from monitors.quality.scan import run_scan
 
+    warm_up()
     started = time.perf_counter()
     result = run_scan(as_of=pd.Timestamp(as_of), interval="1d")
     return {"seconds": time.perf_counter() - started, "symbols": result.scan.symbols_scanned,
@@ -120,6 +131,7 @@ def phase_intraday() -> dict:
     from monitors.quality.scan import run_scan
 
     as_of = pd.Timestamp(f"{INTRADAY_DAY} 15:59:30", tz="America/New_York")
+    warm_up()
     started = time.perf_counter()
     result = run_scan(as_of=as_of, interval="1m", kind=Scan.Kind.INTRADAY)
     return {"seconds": time.perf_counter() - started, "symbols": result.scan.symbols_scanned,

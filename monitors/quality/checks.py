@@ -74,7 +74,10 @@ def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
             findings += daily_freshness(subset, universe, exchange, bars)
         else:
             findings += intraday_freshness(subset, universe, exchange)
-    findings = [f for f in findings if f.type in universe.types and _in_window(f.ts, universe)]
+    # Staleness is a condition of now: reported by every scan while it lasts (its event still goes out once per
+    # newest bar). Everything else is about bars, reported by the scan whose window holds them.
+    findings = [f for f in findings if f.type in universe.types and (f.type == "data_stale" or _in_window(
+        f.ts, universe))]
     for finding in findings:
         finding.source = finding.source or sources.get(finding.symbol, "")
     return findings

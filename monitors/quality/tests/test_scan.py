@@ -175,7 +175,9 @@ def test_the_daily_task_runs_once_per_closed_session():
         saturday += pd.Timedelta(days=1)
     first = tasks.daily_scan(now=saturday.to_pydatetime())
     assert first["scan_id"] and DailySummary.objects.count() == 1
-    assert first["anomalies"] == 0  # the first scheduled scan reports the last session only, not all history
+    # The first scheduled scan reports the last session only, not the history's price anomaly; the bars stop
+    # before that Friday, which is staleness.
+    assert Scan.objects.get().anomaly_counts == {"data_stale": 1}
     assert "already scanned" in tasks.daily_scan(now=saturday.to_pydatetime() + pd.Timedelta(hours=1))["skipped"]
 
 
@@ -283,3 +285,19 @@ def test_a_full_scan_of_minute_bars_across_exchanges():
     assert [(a["type"], a["ts"]) for a in reports["NAS"]["anomalies"]] == [("coverage_gap", "2025-07-03T16:30:00Z")]
     assert [a["type"] for a in reports["NYS"]["anomalies"]] == ["volume_spike"]
     assert reports["NYS"]["anomalies"][0]["ts"] == "2025-07-03T15:00:00Z"
+
+
+@pytest.mark.django_db
+def test_staleness_is_reported_while_it_lasts_but_published_once():
+    store(intraday("AAA", "2025-07-01", end="14:00"), interval="1m")
+    for minute in ("14:30", "14:31", "14:32"):
+        result = run_scan(as_of=pd.Timestamp(f"2025-07-01 {minute}", tz="America/New_York"), interval="1m",
+                          kind=Scan.Kind.INTRADAY)
+        assert result.scan.anomaly_counts == {"data_stale": 1}
+    assert Alert.objects.get(fingerprint="quality:data_stale:AAA:1m").state == Alert.State.FIRING
+    assert len(events("tickstock.quality.data_stale")) == 1
+    store(intraday("AAA", "2025-07-01", start="14:00", end="14:33"), interval="1m")
+    fresh = run_scan(as_of=pd.Timestamp("2025-07-01 14:34", tz="America/New_York"), interval="1m",
+                     kind=Scan.Kind.INTRADAY)
+    assert fresh.scan.anomaly_counts == {}
+    assert Alert.objects.get(fingerprint="quality:data_stale:AAA:1m").state == Alert.State.RESOLVED
