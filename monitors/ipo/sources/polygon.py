@@ -153,8 +153,6 @@ class PolygonClient(SourceClient):
             return None
         status = STATUS.get(str(row.get("ipo_status") or "").lower())
         listing = date_or_none(row.get("listing_date"))
-        if status == "expected" and listing is None:
-            status = "filed"  # `expected` means a date is set
         security_type = (text_or_none(row.get("security_type")) or "").upper() or None
         identity = row.get("us_code") or row.get("isin") or name
         return Candidate(

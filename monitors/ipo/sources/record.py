@@ -31,6 +31,10 @@ class Candidate:
     note: str = ""
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        if self.status == "expected" and self.expected_date is None and self.listing_date is None:
+            self.status = "filed"  # `expected` means a date is set: until then the deal is only filed
+
     def parsed(self) -> dict:
         """The normalised fields as JSON-ready values (kept on the SourceRecord)."""
         out = {}
