@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 from django.utils import timezone
 
 from equity_rules import conf
@@ -187,12 +187,3 @@ def prune_finished(older_than_days: int | None = None) -> int:
 
 def depth() -> int:
     return ProcessingJob.objects.filter(state__in=[State.QUEUED, State.RUNNING]).count()
-
-
-def depth_by_type() -> dict[str, dict[str, int]]:
-    rows = (ProcessingJob.objects.filter(Q(state=State.QUEUED) | Q(state=State.RUNNING) | Q(state=State.DEAD))
-            .values("equity_type__equity_type", "state").annotate(n=Count("id")))
-    found: dict[str, dict[str, int]] = {}
-    for row in rows:
-        found.setdefault(row["equity_type__equity_type"], {})[row["state"]] = row["n"]
-    return found

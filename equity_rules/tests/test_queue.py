@@ -167,4 +167,3 @@ def test_cancelling_a_running_job_stops_it_completing_and_retry_brings_it_back()
 def test_queue_depth_is_reported_to_healthz():
     queue.enqueue([make_security("SPY"), make_security("QQQ")])
     assert health.queue_depths()["equity_processing"] == 2
-    assert queue.depth_by_type() == {"etf": {"queued": 2}}
