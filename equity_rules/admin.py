@@ -19,7 +19,7 @@ class EquityTypeAdmin(admin.ModelAdmin):
                     "queued", "sla_p95", "sla_success", "sla_state")
     readonly_fields = ("version", "last_updated")
     fields = ("equity_type", "name", "priority_level", "processing_rules", "retry_config", "performance_targets",
-              "based_on_version", "version", "last_updated")
+              "change_reason", "based_on_version", "version", "last_updated")
     search_fields = ("equity_type", "name")
 
     def get_queryset(self, request):
@@ -64,9 +64,9 @@ class EquityTypeAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        if change and not form.has_changed():
+        if change and not form.changes_rules():
             return  # no new version, no event, for a save that changes nothing
-        rules.save(obj, user=request.user, reason="edited in the admin")
+        rules.save(obj, user=request.user, reason=form.cleaned_data["change_reason"] or "edited in the admin")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

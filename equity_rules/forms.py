@@ -54,6 +54,8 @@ class StrictJSONField(forms.JSONField):
 
 class EquityTypeForm(forms.ModelForm):
     based_on_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    change_reason = forms.CharField(required=False, max_length=100, label="Why",
+                                    help_text="Kept in the history and sent with the rules_updated event.")
 
     class Meta:
         model = EquityType
@@ -72,6 +74,9 @@ class EquityTypeForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["based_on_version"].initial = self.instance.version
             self.fields["equity_type"].disabled = True
+
+    def changes_rules(self) -> bool:
+        return bool(set(self.changed_data) - {"change_reason", "based_on_version"})
 
     def clean(self):
         cleaned = super().clean()

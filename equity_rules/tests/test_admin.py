@@ -37,18 +37,21 @@ def test_the_change_page_shows_pretty_printed_json_in_the_editor(admin_client_lo
 def test_an_edit_saves_a_new_version_and_publishes(admin_client_logged_in):
     etf = EquityType.objects.get(equity_type="etf")
     new_rules = dict(etf.processing_rules, update_frequency="5m")
-    response = admin_client_logged_in.post(change_url(etf), form_data(etf, processing_rules=json.dumps(new_rules)))
+    response = admin_client_logged_in.post(change_url(etf), form_data(
+        etf, processing_rules=json.dumps(new_rules), change_reason="fund data only every 5 minutes"))
     assert response.status_code == 302
     etf.refresh_from_db()
     assert (etf.version, etf.processing_rules["update_frequency"]) == (2, "5m")
-    assert etf.history.order_by("-history_id").first().history_user.username == "alice"
+    latest = etf.history.order_by("-history_id").first()
+    assert (latest.history_user.username, latest.history_change_reason) == ("alice", "fund data only every 5 minutes")
     event = OutboxEvent.objects.get(type="tickstock.config.rules_updated")
-    assert event.payload["changed_by"] == "alice" and event.payload["version"] == 2
+    assert event.payload == {"equity_type": "etf", "version": 2, "previous_version": 1, "changed_by": "alice",
+                             "change_reason": "fund data only every 5 minutes"}
 
 
 def test_saving_an_unchanged_form_makes_no_version(admin_client_logged_in):
     etf = EquityType.objects.get(equity_type="etf")
-    assert admin_client_logged_in.post(change_url(etf), form_data(etf)).status_code == 302
+    assert admin_client_logged_in.post(change_url(etf), form_data(etf, change_reason="just looking")).status_code == 302
     assert EquityType.objects.get(pk=etf.pk).version == 1
     assert not OutboxEvent.objects.filter(type="tickstock.config.rules_updated").exists()
 
