@@ -256,12 +256,6 @@ class Panel:
         self._technical_checks()
         return self.findings
 
-    def _column(self, symbol: str) -> int | None:
-        try:
-            return self.symbols.index(symbol)
-        except ValueError:
-            return None
-
     def _recorded_adjustments(self) -> tuple[np.ndarray, np.ndarray]:
         """Multipliers that put earlier prices (and volumes) on the basis of the newest bar."""
         price = np.ones_like(self.close)

@@ -51,10 +51,6 @@ class LoadResult:
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    @property
-    def accepted(self) -> int:
-        return self.rows - len(self.errors)
-
 
 def load_bars_file(path: str | Path, *, source: str | None = None, interval: str = "1d") -> LoadResult:
     try:
