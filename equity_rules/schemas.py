@@ -105,7 +105,7 @@ def _path(field: str, error: SchemaError) -> str:
 def _format_number(value) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return f"{value:,}".replace(",", "_") if isinstance(value, int) and abs(value) >= 100_000 else str(value)
+    return f"{value:,}" if isinstance(value, int) and abs(value) >= 100_000 else str(value)
 
 
 def _message(error: SchemaError) -> str:

@@ -70,7 +70,7 @@ def test_saving_an_unchanged_form_makes_no_version(admin_client_logged_in):
     ("retry_config", '{"max_retries": 3, "backoff_multiplier": 2, "retries_forever": true}',
      "retry_config: unknown key &#x27;retries_forever&#x27;", "&quot;retries_forever&quot;: true"),
     ("performance_targets", '{"processing_time_ms": 1e12, "success_rate": 99}',
-     "performance_targets.processing_time_ms: must be a number ≤ 3_600_000", "1000000000000.0"),
+     "performance_targets.processing_time_ms: must be a number ≤ 3,600,000", "1000000000000.0"),
 ])
 def test_bad_rules_show_a_readable_error_and_save_nothing(admin_client_logged_in, field, text, message, kept):
     etf = EquityType.objects.get(equity_type="etf")

@@ -49,7 +49,7 @@ def test_wrong_types_are_refused_with_their_path(change, expected):
 
 @pytest.mark.parametrize(("change", "expected"), [
     ({"validation_rules__expense_ratio_max": 250}, "validation_rules.expense_ratio_max: must be a number ≤ 10"),
-    ({"validation_rules__aum_minimum": 1e20}, "validation_rules.aum_minimum: must be a number ≤ 10_000_000_000_000"),
+    ({"validation_rules__aum_minimum": 1e20}, "validation_rules.aum_minimum: must be a number ≤ 10,000,000,000,000"),
     ({"quality__volume_drought_ratio": 3}, "quality.volume_drought_ratio: must be a number ≤ 1"),
     ({"quality__volume_spike_ratio": 0.5}, "quality.volume_spike_ratio: must be a number > 1"),
     ({"quality__stale_minutes": 0}, "quality.stale_minutes: must be a number > 0"),
