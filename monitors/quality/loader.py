@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from django.db import ProgrammingError, connection, transaction
+from django.db import connection, transaction
 
 from monitors.quality import conf
 from monitors.quality.models import INTERVALS, Bar, CorporateAction
@@ -25,7 +25,6 @@ SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^]{0,19}$")
 DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
 WITH_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 MAX_VOLUME = 1e15
-CARDINALITY_VIOLATION = "21000"
 
 
 class LoadError(Exception):
@@ -251,6 +250,8 @@ class _PostgresWriter:
         self.source, self.interval = source, interval
         self.staged = 0
         self.codes: dict[str, int] = {}
+        self.keys_code: list[np.ndarray] = []
+        self.keys_ts: list[np.ndarray] = []
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMP TABLE quality_bar_staging (line bigint, code integer, ts timestamptz, open float8,"
@@ -270,7 +271,9 @@ class _PostgresWriter:
                            ("volume", 8)):
             rows[f"{name}_len"] = size
         rows["line"] = chunk.line
-        rows["code"] = np.array([self.codes[name] for name in names], dtype=np.int32)[local]
+        rows["code"] = codes = np.array([self.codes[name] for name in names], dtype=np.int32)[local]
+        self.keys_code.append(codes)
+        self.keys_ts.append(chunk.ts)
         rows["ts"] = chunk.ts // 1000 - PG_EPOCH_US
         for name in ("open", "high", "low", "close", "volume"):
             rows[name] = getattr(chunk, name)
@@ -293,30 +296,28 @@ class _PostgresWriter:
             cursor.execute("DROP TABLE quality_bar_staging, quality_symbol_staging")
 
     def _upsert(self, result: LoadResult) -> None:
-        """Optimistically without sorting out repeated bars; a file that repeats a bar across chunks makes
-        PostgreSQL refuse that (a row affected twice), and then the later row of each bar is kept."""
-        try:
-            with transaction.atomic():
-                distinct, inserted, updated = self._insert("SELECT * FROM quality_bar_staging")
-        except ProgrammingError as error:
-            if getattr(error.__cause__, "pgcode", None) != CARDINALITY_VIOLATION:
-                raise
-            distinct, inserted, updated = self._insert(
-                "SELECT DISTINCT ON (code, ts) * FROM quality_bar_staging ORDER BY code, ts, line DESC")
-        result.duplicates += self.staged - distinct
-        result.inserted, result.updated = inserted, updated
-        result.unchanged = distinct - inserted - updated
-
-    def _insert(self, rows_sql: str) -> tuple[int, int, int]:
+        """Rows equal to the stored bar are left alone (a re-import writes nothing); when the file repeats a bar
+        across chunks, the later row of each bar is kept."""
+        keys = pd.DataFrame({"code": np.concatenate(self.keys_code), "ts": np.concatenate(self.keys_ts)})
+        repeated = bool(keys.duplicated().any())
+        rows_sql = ("SELECT DISTINCT ON (code, ts) * FROM quality_bar_staging ORDER BY code, ts, line DESC"
+                    if repeated else "SELECT * FROM quality_bar_staging")
         table = Bar._meta.db_table
         with connection.cursor() as cursor:
+            cursor.execute("ANALYZE quality_bar_staging")
             cursor.execute(
                 f"""
-                WITH src AS MATERIALIZED ({rows_sql}), up AS (
-                    INSERT INTO {table} AS bar (symbol, source, interval, ts, open, high, low, close, volume)
-                    SELECT s.symbol, %s, %s, src.ts, src.open, src.high, src.low, src.close, src.volume
+                WITH src AS MATERIALIZED ({rows_sql}), changed AS (
+                    SELECT s.symbol, src.ts, src.open, src.high, src.low, src.close, src.volume
                     FROM src JOIN quality_symbol_staging s USING (code)
-                    ORDER BY s.symbol, src.ts  -- key order: the index is filled front to back, not at random
+                    LEFT JOIN {table} stored ON stored.symbol = s.symbol AND stored.source = %s
+                        AND stored.interval = %s AND stored.ts = src.ts
+                    WHERE stored.ts IS NULL OR (stored.open, stored.high, stored.low, stored.close, stored.volume)
+                        IS DISTINCT FROM (src.open, src.high, src.low, src.close, src.volume)
+                ), up AS (
+                    INSERT INTO {table} AS bar (symbol, source, interval, ts, open, high, low, close, volume)
+                    SELECT symbol, %s, %s, ts, open, high, low, close, volume FROM changed
+                    ORDER BY symbol, ts  -- key order: the index is filled front to back, not at random
                     ON CONFLICT (symbol, source, interval, ts) DO UPDATE SET
                         open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
                         close = EXCLUDED.close, volume = EXCLUDED.volume
@@ -328,9 +329,12 @@ class _PostgresWriter:
                        count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
                 FROM up
                 """,
-                [self.source, self.interval],
+                [self.source, self.interval, self.source, self.interval],
             )
-            return cursor.fetchone()
+            distinct, inserted, updated = cursor.fetchone()
+        result.duplicates += self.staged - distinct
+        result.inserted, result.updated = inserted, updated
+        result.unchanged = distinct - inserted - updated
 
 
 class _PortableWriter:
