@@ -183,10 +183,10 @@ def _apply(todo: list[tuple], now, index: merge.DealIndex, outcome: Outcome) -> 
     if not ids:
         return
     ipos = IPO.objects.in_bulk(ids)
-    records: dict[int, list[SourceRecord]] = {pk: [] for pk in ids}
+    records: dict[int, list[merge.RecordView]] = {pk: [] for pk in ids}
     conflicts: dict[int, dict] = {pk: {} for pk in ids}
     for chunk in range(0, len(ids), 500):
-        for record in SourceRecord.objects.filter(ipo_id__in=ids[chunk:chunk + 500]).only(*merge.RECORD_FIELDS):
+        for record in merge.record_views(SourceRecord.objects.filter(ipo_id__in=ids[chunk:chunk + 500])):
             records[record.ipo_id].append(record)
         for conflict in Conflict.objects.filter(ipo_id__in=ids[chunk:chunk + 500]):
             conflicts[conflict.ipo_id][conflict.field] = conflict

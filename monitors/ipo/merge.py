@@ -14,14 +14,16 @@ backwards; a withdrawal or postponement moves any deal not yet trading; a postpo
 or a price moves on again; a withdrawn deal only comes back when a source says it priced.
 """
 
+import functools
 import hashlib
 import json
 import re
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.utils import timezone
 
-from monitors.ipo.models import IPO, Conflict, SourceRecord, StatusChange
+from monitors.ipo.models import IPO, Conflict, StatusChange
 from monitors.ipo.sources.record import Candidate
 
 MANUAL = "manual"  # an operator's correction in the admin: it wins over every source
@@ -50,7 +52,19 @@ DECIMAL_FIELDS = {"offer_price", "price_low", "price_high"}
 INT_FIELDS = {"shares_offered", "shares_outstanding"}
 DATE_FIELDS = {"listing_date", "expected_date", "filed_date"}
 
-RECORD_FIELDS = ("id", "ipo_id", "source", "parsed", "fetched_at")  # what a merge reads of a record
+RECORD_FIELDS = ("ipo_id", "source", "parsed", "fetched_at")  # what a merge reads of a record
+
+
+class RecordView(NamedTuple):
+    ipo_id: int
+    source: str
+    parsed: dict
+    fetched_at: object
+
+
+def record_views(queryset) -> list[RecordView]:
+    """Records as the merge reads them: lighter than model instances, for deals with many records."""
+    return [RecordView(*row) for row in queryset.values_list(*RECORD_FIELDS)]
 RANK = {"filed": 0, "expected": 1, "postponed": 1, "priced": 2, "trading": 3, "withdrawn": 1}
 
 SUFFIXES = {"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "lp", "plc",
@@ -59,6 +73,7 @@ SECURITY_WORDS = re.compile(r"\b(class [a-c]( ordinary| common)?( shares| stock)
                             r"american depositary shares|ads)\b")
 
 
+@functools.lru_cache(maxsize=65536)
 def name_key(name: str | None) -> str:
     """`"Primega Group Holdings Ltd."` and `"PRIMEGA GROUP HOLDINGS LIMITED /KY/"` → `"primega group"`."""
     if not name:
@@ -171,11 +186,11 @@ def _same(field: str, a, b) -> bool:
     return a == b
 
 
-def recompute(ipo: IPO, records: list[SourceRecord] | None = None,
+def recompute(ipo: IPO, records: list[RecordView] | None = None,
               conflicts: dict[str, Conflict] | None = None) -> None:
     """Set the merged fields of `ipo` from all its records by precedence; keep disagreements as conflicts.
     `records` and `conflicts` (by field) may be given when the caller loaded them in bulk."""
-    records = list(ipo.records.only(*RECORD_FIELDS)) if records is None else list(records)
+    records = record_views(ipo.records.all()) if records is None else list(records)
     records.sort(key=lambda r: (r.parsed.get("filed_date") or "", r.fetched_at), reverse=True)
     now = timezone.now()
     seen_sources = []

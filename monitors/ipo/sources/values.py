@@ -1,5 +1,6 @@
 """Tolerant parsers for the values sources send: every field may be missing, empty or oddly formatted."""
 
+import functools
 import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -42,7 +43,11 @@ def date_or_none(value) -> date | None:
     """ISO `2024-06-07`, US `6/28/2024` or `7/02/2024`, compact `20260930` → date; else None."""
     if not value or not isinstance(value, str):
         return None
-    text = value.strip()
+    return _parse_date(value.strip())
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_date(text: str) -> date | None:
     for layout in ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d"):
         try:
             return datetime.strptime(text[:10] if layout == "%Y-%m-%d" else text, layout).date()
