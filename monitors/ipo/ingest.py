@@ -154,7 +154,7 @@ def _apply(todo: list[tuple], now, index: merge.DealIndex, outcome: Outcome) -> 
                       created_at=now)
             ipo.normalise()
             new_ipos[ipo_id] = ipo
-            index._add(ipo_id, ipo.cik, ipo.ticker, ipo.name_key, candidate.security_type == "UNIT")
+            index.add(ipo_id, ipo.cik, ipo.ticker, ipo.name_key, candidate.security_type == "UNIT")
             changes.append(StatusChange(ipo=ipo, from_status="", to_status=ipo.status, source=candidate.source,
                                         note=f"first seen: {candidate.kind}"[:300], at=now))
         targets.append(ipo_id)

@@ -112,9 +112,9 @@ class DealIndex:
         self.ciks: dict[int, str | None] = {}
         for ipo_id, cik, ticker, key, is_spac in IPO.objects.values_list("id", "cik", "ticker", "name_key",
                                                                             "is_spac").order_by("id"):
-            self._add(ipo_id, cik, ticker, key, is_spac)
+            self.add(ipo_id, cik, ticker, key, is_spac)
 
-    def _add(self, ipo_id: int, cik, ticker, key, is_spac=False) -> None:
+    def add(self, ipo_id: int, cik, ticker, key, is_spac: bool = False) -> None:
         if cik:
             self.by_cik.setdefault(cik, ipo_id)
         if ticker:
@@ -142,7 +142,7 @@ class DealIndex:
             self.ciks[new] = self.ciks.pop(old, None)
 
     def remember(self, ipo: IPO) -> None:
-        self._add(ipo.id, ipo.cik, ipo.ticker, ipo.name_key, ipo.is_spac)
+        self.add(ipo.id, ipo.cik, ipo.ticker, ipo.name_key, ipo.is_spac)
 
     def find(self, candidate: Candidate) -> int | None:
         if candidate.cik and candidate.cik in self.by_cik:
