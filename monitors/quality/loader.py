@@ -257,8 +257,8 @@ class _PostgresWriter:
                 "CREATE TEMP TABLE quality_bar_staging (line bigint, code integer, ts timestamptz, open float8,"
                 " high float8, low float8, close float8, volume bigint) ON COMMIT DROP"
             )
-            cursor.execute("CREATE TEMP TABLE quality_symbol_staging (code integer PRIMARY KEY, symbol text)"
-                           " ON COMMIT DROP")
+            cursor.execute('CREATE TEMP TABLE quality_symbol_staging (code integer PRIMARY KEY,'
+                           ' symbol varchar(20) COLLATE "C") ON COMMIT DROP')
 
     def add(self, chunk: Chunk) -> None:
         local, names = pd.factorize(chunk.symbol)
@@ -300,6 +300,9 @@ class _PostgresWriter:
         across chunks, the later row of each bar is kept."""
         keys = pd.DataFrame({"code": np.concatenate(self.keys_code), "ts": np.concatenate(self.keys_ts)})
         repeated = bool(keys.duplicated().any())
+        # The file's time span bounds the stored rows compared (the BRIN index on ts finds them).
+        span = [pd.Timestamp(keys["ts"].min(), tz="UTC").to_pydatetime(),
+                pd.Timestamp(keys["ts"].max(), tz="UTC").to_pydatetime()]
         rows_sql = ("SELECT DISTINCT ON (code, ts) * FROM quality_bar_staging ORDER BY code, ts, line DESC"
                     if repeated else "SELECT * FROM quality_bar_staging")
         table = Bar._meta.db_table
@@ -311,7 +314,7 @@ class _PostgresWriter:
                     SELECT s.symbol, src.ts, src.open, src.high, src.low, src.close, src.volume
                     FROM src JOIN quality_symbol_staging s USING (code)
                     LEFT JOIN {table} stored ON stored.symbol = s.symbol AND stored.source = %s
-                        AND stored.interval = %s AND stored.ts = src.ts
+                        AND stored.interval = %s AND stored.ts = src.ts AND stored.ts BETWEEN %s AND %s
                     WHERE stored.ts IS NULL OR (stored.open, stored.high, stored.low, stored.close, stored.volume)
                         IS DISTINCT FROM (src.open, src.high, src.low, src.close, src.volume)
                 ), up AS (
@@ -329,7 +332,7 @@ class _PostgresWriter:
                        count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
                 FROM up
                 """,
-                [self.source, self.interval, self.source, self.interval],
+                [self.source, self.interval, *span, self.source, self.interval],
             )
             distinct, inserted, updated = cursor.fetchone()
         result.duplicates += self.staged - distinct
