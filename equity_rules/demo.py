@@ -80,12 +80,11 @@ def load() -> None:
     types = {equity_type.equity_type: equity_type for equity_type in EquityType.objects.all()}
     for (symbol, name, kind, exchange, sector, aum, expense_ratio, nav, last_close, volume, shares,
          dividend) in UNIVERSE:
-        is_fund = kind in {"etf", "closed_end_fund"}
         Security.objects.update_or_create(symbol=symbol, defaults={
             "name": name, "equity_type": types[kind], "exchange": exchange, "sector": sector,
             "aum": _decimal(aum), "expense_ratio": _decimal(expense_ratio), "nav": _decimal(nav),
             "last_close": _decimal(last_close), "average_volume": _decimal(volume),
             "shares_outstanding": int(shares), "dividend_per_share": _decimal(dividend),
-            "sector_weights": TECH_HEAVY if is_fund and kind == "etf" else {},
+            "sector_weights": TECH_HEAVY if kind == "etf" else {},
             "listing_date": date(2021, 3, 1) if kind in {"unit", "warrant"} else None,
         })

@@ -1,6 +1,7 @@
 """The rules editor in a real browser: client-side JSON check, formatting, and the server's schema errors."""
 
 import shutil
+import threading
 
 import pytest
 
@@ -10,61 +11,72 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def own_browser(django_db_setup):
-    """This module's own Chromium rather than the session's: Playwright's sync API runs an event loop in the
-    main thread while it is open, and Django refuses ORM calls there, in this module and in every later test.
-    (Asking for the test database first creates it before that loop starts.)"""
-    if not CHROMIUM:
-        pytest.skip("no chromium on this machine: browser tests need Debian's chromium package")
+def in_a_thread_of_its_own(function, *args):
+    """Run Playwright's sync API off the main thread: its event loop would otherwise stay in the main thread,
+    where Django refuses ORM calls (and a session browser another module started may already be there)."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as error:  # re-raised in the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=120)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def edit_rules_in_the_browser(server: str, pk: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield instance
-        instance.close()
+    seen = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(f"http://{server}/admin/login/")
+        page.fill("#id_username", "carol")
+        page.fill("#id_password", "pw-carol-123")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"http://{server}/admin/")
+        page.goto(f"http://{server}/admin/equity_rules/equitytype/{pk}/change/")
+        status = page.locator("#id_retry_config ~ .json-editor-bar .json-editor-status")
+        seen["initial"] = status.inner_text()
+
+        page.fill("#id_retry_config", '{"max_retries": 3, "backoff_multiplier": 2')
+        page.locator("#id_retry_config").type(" ")
+        seen["broken"] = (status.inner_text(), status.get_attribute("class"))
+
+        page.fill("#id_retry_config", '{"max_retries": -3, "backoff_multiplier": 2}')
+        page.locator("#id_retry_config ~ .json-editor-bar button").click()
+        seen["formatted"] = (page.input_value("#id_retry_config"), status.inner_text())
+
+        page.click("input[name=_save]")
+        seen["server_error"] = page.locator(".errorlist").first.inner_text()
+
+        page.fill("#id_retry_config", '{"max_retries": 5, "backoff_multiplier": 2}')
+        page.click("input[name=_save]")
+        page.wait_for_url(f"http://{server}/admin/equity_rules/equitytype/")
+        browser.close()
+    return seen
 
 
-@pytest.fixture
-def admin_page(own_browser, asgi_server, django_user_model):
+@pytest.mark.skipif(not CHROMIUM, reason="no chromium on this machine: browser tests need Debian's chromium package")
+def test_the_editor_checks_json_as_you_type_and_the_server_names_the_bad_path(asgi_server, django_user_model):
     django_user_model.objects.create_superuser("carol", "carol@example.com", "pw-carol-123")
-    context = own_browser.new_context()
-    page = context.new_page()
-    page.goto(f"http://{asgi_server}/admin/login/")
-    page.fill("#id_username", "carol")
-    page.fill("#id_password", "pw-carol-123")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"http://{asgi_server}/admin/")
-    yield page, asgi_server
-    context.close()
-
-
-def test_the_editor_checks_json_as_you_type_and_the_server_names_the_bad_path(admin_page):
-    page, server = admin_page
     etf = EquityType.objects.get(equity_type="etf")
-    page.goto(f"http://{server}/admin/equity_rules/equitytype/{etf.pk}/change/")
-    status = page.locator("#id_retry_config ~ .json-editor-bar .json-editor-status")
-    assert "valid JSON" in status.inner_text()
 
-    page.fill("#id_retry_config", '{"max_retries": 3, "backoff_multiplier": 2')
-    page.locator("#id_retry_config").press("End")
-    page.locator("#id_retry_config").type(" ")
-    assert status.inner_text().startswith("✗")
-    assert "error" in status.get_attribute("class")
+    seen = in_a_thread_of_its_own(edit_rules_in_the_browser, asgi_server, etf.pk)
 
-    page.fill("#id_retry_config", '{"max_retries": -3, "backoff_multiplier": 2}')
-    page.locator("#id_retry_config ~ .json-editor-bar button").click()
-    assert page.input_value("#id_retry_config") == '{\n  "max_retries": -3,\n  "backoff_multiplier": 2\n}'
-    assert "valid JSON" in status.inner_text()
-
-    page.click("input[name=_save]")
-    assert page.locator(".errorlist").first.inner_text() == (
-        "retry_config.max_retries: must be a whole number ≥ 0, not -3")
-    assert EquityType.objects.get(pk=etf.pk).version == 1
-
-    page.fill("#id_retry_config", '{"max_retries": 5, "backoff_multiplier": 2}')
-    page.click("input[name=_save]")
-    page.wait_for_url(f"http://{server}/admin/equity_rules/equitytype/")
+    assert "valid JSON" in seen["initial"]
+    text, css_class = seen["broken"]
+    assert text.startswith("✗") and "error" in css_class
+    assert seen["formatted"] == ('{\n  "max_retries": -3,\n  "backoff_multiplier": 2\n}',
+                                 "✓ valid JSON (the server also checks the rules themselves)")
+    assert seen["server_error"] == "retry_config.max_retries: must be a whole number ≥ 0, not -3"
     etf.refresh_from_db()
     assert (etf.version, etf.retry_config["max_retries"]) == (2, 5)
+    assert etf.history.count() == 2  # the refused save made no version
