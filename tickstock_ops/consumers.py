@@ -1,25 +1,123 @@
+import asyncio
+import json
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from tickstock_ops import events
 
 FORBIDDEN = 4403
+log = logging.getLogger(__name__)
+
+
+class Broadcaster:
+    """One per ASGI process: joins the dashboard group once, receives each event batch once, and writes it, encoded
+    once, to every dashboard socket of this process.
+
+    Per-socket group membership would cost one channel-layer message, one dispatch and one JSON encoding per
+    socket per batch; with hundreds of sockets that, not the network, is what limits a process. Batches arriving
+    within `COALESCE_SECONDS` of the last frame go out together in the next frame, so a burst of single-event
+    commits becomes a few frames a second per socket, while a lone event still goes out at once.
+    """
+
+    COALESCE_SECONDS = 0.25
+    REJOIN_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self.members: set[AsyncJsonWebsocketConsumer] = set()
+        self.pending: list[dict] = []
+        self.last_sent = 0.0
+        self.flush_scheduled = False
+        self.task: asyncio.Task | None = None
+
+    def join(self, consumer: AsyncJsonWebsocketConsumer) -> None:
+        self.members.add(consumer)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._receive())
+
+    def leave(self, consumer: AsyncJsonWebsocketConsumer) -> None:
+        self.members.discard(consumer)
+
+    async def _receive(self) -> None:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        joined = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                if loop.time() - joined > self.REJOIN_SECONDS:
+                    await layer.group_add(settings.DASHBOARD_GROUP, channel)
+                    joined = loop.time()
+                message = await asyncio.wait_for(layer.receive(channel), timeout=self.REJOIN_SECONDS)
+            except TimeoutError:
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # Redis away: the browsers resync from the outbox when it is back
+                log.warning("dashboard broadcast: %s", error)
+                await asyncio.sleep(1.0)
+                joined = 0.0
+                continue
+            if message.get("type") == events.DASHBOARD_MESSAGE:
+                self._add(message["events"])
+
+    def _add(self, batch: list[dict]) -> None:
+        self.pending.extend(batch)
+        if self.flush_scheduled:
+            return
+        loop = asyncio.get_running_loop()
+        self.flush_scheduled = True
+        wait = self.last_sent + self.COALESCE_SECONDS - loop.time()
+        if wait > 0:
+            loop.call_later(wait, lambda: loop.create_task(self._flush()))
+        else:
+            loop.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        self.flush_scheduled = False
+        self.last_sent = asyncio.get_running_loop().time()
+        if not batch:
+            return
+        frame = json.dumps({"kind": "events", "events": batch})
+        for member in list(self.members):
+            try:
+                await member.send(text_data=frame)
+            except Exception as error:  # a socket closing under us; the others still get the frame
+                log.debug("dashboard socket dropped a frame: %s", error)
+                self.members.discard(member)
+
+
+_broadcasters: dict[asyncio.AbstractEventLoop, Broadcaster] = {}
+
+
+def broadcaster() -> Broadcaster:
+    loop = asyncio.get_running_loop()
+    if loop not in _broadcasters:
+        _broadcasters[loop] = Broadcaster()
+    return _broadcasters[loop]
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     """Pushes every event to staff browsers: first a snapshot (or what a reconnecting client missed), then live."""
+
+    # No channel of its own per socket: the process's Broadcaster receives for all of them. (Channels gives a
+    # consumer a channel only when this alias names a configured layer.)
+    channel_layer_alias = "none"
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if not (user and user.is_authenticated and user.is_staff):
             await self.close(code=FORBIDDEN)
             return
-        await self.channel_layer.group_add(settings.DASHBOARD_GROUP, self.channel_name)
         await self.accept()
+        broadcaster().join(self)
 
     async def disconnect(self, code: int) -> None:
-        await self.channel_layer.group_discard(settings.DASHBOARD_GROUP, self.channel_name)
+        broadcaster().leave(self)
 
     async def receive_json(self, content: dict, **kwargs) -> None:
         """`{"resync_after": seq}` replays what the client missed; `{"resync_after": null}` sends a snapshot."""
@@ -31,6 +129,3 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         else:
             backlog = await database_sync_to_async(events.recent_events)()
         await self.send_json({"kind": "events", "events": backlog, "resync": True})
-
-    async def events_batch(self, message: dict) -> None:
-        await self.send_json({"kind": "events", "events": message["events"]})

@@ -122,16 +122,15 @@ class Feed:
         return frame[~silent]
 
     def write_until(self, now: pd.Timestamp) -> int:
-        """Write every whole minute up to `now` not written yet; the number of bars stored."""
+        """Write every whole minute up to `now` not written yet; the number of bars written."""
         minutes = pd.date_range(self.written_to + MINUTE, now.floor("min") - MINUTE, freq="min")
         if not len(minutes):
             return 0
         frame = pd.concat([self.bars_for(ts) for ts in minutes], ignore_index=True)
-        stored = 0
         for source, part in frame.groupby("source"):
-            stored += loader.upsert_frame(part.drop(columns="source"), source=source, interval=INTERVAL).accepted
+            loader.upsert_frame(part.drop(columns="source"), source=source, interval=INTERVAL)
         self.written_to = minutes[-1]
-        return stored
+        return len(frame)
 
     # The loop
 

@@ -70,3 +70,28 @@ def test_a_foreign_origin_is_refused_even_with_a_staff_session(asgi_server):
     with pytest.raises(InvalidStatus) as refused:
         open_socket(asgi_server, session_cookie(), origin="http://evil.example")
     assert refused.value.response.status_code == 403
+
+
+def test_every_socket_gets_every_event_and_a_burst_is_coalesced_into_few_frames(asgi_server):
+    cookie = session_cookie()
+    sockets = [open_socket(asgi_server, cookie) for _ in range(3)]
+    try:
+        for socket in sockets:
+            socket.send(json.dumps({"resync_after": None}))
+            assert json.loads(socket.recv(timeout=5))["resync"] is True
+        published = []
+        for n in range(20):
+            with transaction.atomic():
+                published.append(str(events.publish("tickstock.ipo.detected", {"ticker": f"B{n}"}).event_id))
+
+        for socket in sockets:
+            received, frames = [], 0
+            while len(received) < len(published):
+                message = json.loads(socket.recv(timeout=5))
+                frames += 1
+                received += [item["event"]["id"] for item in message["events"]]
+            assert received == published
+            assert frames < len(published)
+    finally:
+        for socket in sockets:
+            socket.close()
