@@ -119,11 +119,26 @@ def feed(limit: int = 40) -> list[dict]:
     return [{**item, "summary": event_summary(item["event"])} for item in events.recent_events(limit)]
 
 
-def overview() -> dict:
+def _alerts_panel() -> dict:
     rows = open_alerts()
-    return {"alerts": rows, "groups": alert_groups(rows), "by_severity": firing_by_severity(),
-            "totals": alert_totals(), "activity": recent_activity(), "health": health_report(),
-            "scans": last_scans(), "recent": feed()}
+    return {"alerts": rows, "groups": alert_groups(rows)}
+
+
+# What each overview panel needs, so a live refresh of one panel computes only that.
+OVERVIEW_PANELS = {
+    "severity": lambda: {"by_severity": firing_by_severity(), "totals": alert_totals()},
+    "alerts": _alerts_panel,
+    "activity": lambda: {"activity": recent_activity()},
+    "health": lambda: {"health": health_report()},
+    "scans": lambda: {"scans": last_scans()},
+}
+
+
+def overview() -> dict:
+    context = {"recent": feed()}
+    for panel in OVERVIEW_PANELS.values():
+        context.update(panel())
+    return context
 
 
 # IPOs

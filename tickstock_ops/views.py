@@ -24,7 +24,7 @@ PAGES = {
     "rules": ("dashboard/rules.html", dashboard.rules),
 }
 PANELS = {
-    "overview": {"severity", "alerts", "activity", "health", "scans"},
+    "overview": set(dashboard.OVERVIEW_PANELS),
     "ipos": {"pipeline", "upcoming", "detections", "ipo_sources"},
     "quality": {"quality_latest", "quality_trend", "worst", "anomalies"},
     "rules": {"sla", "queue", "dead"},
@@ -81,6 +81,8 @@ def panel(request: HttpRequest, page: str, name: str) -> HttpResponse:
         raise Http404(f"no panel {name!r} on page {page!r}")
     if page == "symbol":
         context = dashboard.symbol_detail(request.GET.get("symbol", "").upper(), _interval(request))
+    elif page == "overview":
+        context = dashboard.OVERVIEW_PANELS[name]()
     else:
         context = PAGES[page][1]()
     return render(request, f"dashboard/panels/{name}.html", {"page": page, **context})

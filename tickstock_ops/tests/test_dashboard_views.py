@@ -221,3 +221,19 @@ def test_production_refuses_to_start_without_a_secret_key():
 def test_json_summary_of_an_unknown_event_is_its_payload():
     envelope = {"type": "tickstock.misc.thing", "payload": {"a": 1}}
     assert json.loads(dashboard.event_summary(envelope)) == {"a": 1}
+
+
+def test_every_panel_renders_on_its_own_with_what_it_shows(staff_client, quality_data):
+    alerts.fire("ipo:source:sec", source="ipo", title="IPO source sec failed: 503", severity="critical")
+    expected = {
+        ("overview", "severity"): "critical firing", ("overview", "alerts"): "IPO source sec failed: 503",
+        ("overview", "activity"): "fired", ("overview", "health"): "reachable",
+        ("overview", "scans"): "quality full 1d", ("ipos", "pipeline"): "expected",
+        ("ipos", "ipo_sources"): "IPO source sec failed: 503", ("quality", "quality_latest"): "score-distribution",
+        ("quality", "worst"): "AAA", ("quality", "anomalies"): "volume_spike", ("rules", "sla"): "etf",
+        ("symbol", "symbol_chart"): "price-data", ("symbol", "symbol_tables"): "volume_spike",
+    }
+    for (page, name), text in expected.items():
+        response = staff_client.get(f"/panel/{page}/{name}/", {"symbol": "AAA"} if page == "symbol" else {})
+        assert response.status_code == 200, (page, name)
+        assert text in response.content.decode(), (page, name)
