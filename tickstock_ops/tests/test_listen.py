@@ -1,5 +1,6 @@
 import json
 import subprocess
+import time
 
 import pytest
 from django.db import transaction
@@ -41,14 +42,18 @@ def test_types_take_globs_and_other_types_are_not_printed(redis_conn):
     assert len(printed) == 3
 
 
+def joined(client, stream: str, group: str) -> bool:
+    return any(g["name"].decode() == group for g in client.xinfo_groups(stream))
+
+
 def test_a_new_group_without_from_start_sees_only_new_events(redis_conn):
     publish_many("tickstock.ipo.detected", 5)
     process = testing.manage("listen", "--types", "tickstock.ipo.*", "--group", "late", "--max-events", "2",
                              stdout=subprocess.PIPE, text=True)
     try:
-        import time
-
-        time.sleep(2.5)  # let it join the streams at their current end
+        deadline = time.monotonic() + 30
+        while not joined(redis_conn, "tickstock.ipo.detected", "late") and time.monotonic() < deadline:
+            time.sleep(0.05)
         fresh = publish_many("tickstock.ipo.detected", 2)
         output, _ = process.communicate(timeout=30)
     finally:
