@@ -17,7 +17,7 @@ from uuid import UUID
 
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -91,6 +91,7 @@ class DeliveryResult:
     duplicates: int = 0
     failed: int = 0
     error: str = ""
+    busy: bool = False
 
 
 def flush() -> DeliveryResult:
@@ -101,6 +102,8 @@ def flush() -> DeliveryResult:
         total.delivered += batch.delivered
         total.duplicates += batch.duplicates
         total.failed += batch.failed
+        if batch.busy:
+            return total
         if batch.failed:
             total.error = batch.error
             log.warning("%d events wait in the outbox: %s", pending_count(), batch.error)
@@ -112,38 +115,51 @@ def flush() -> DeliveryResult:
 def deliver_batch(size: int = BATCH_SIZE) -> DeliveryResult:
     """Send the oldest pending rows. One process at a time does this, so events leave in outbox order; a
     process that waits for its turn usually finds its own rows already sent by the one before it."""
-    with transaction.atomic():
-        _take_relay_turn()
-        rows = list(OutboxEvent.objects.filter(published_at__isnull=True).order_by("id")[:size])
-        if not rows:
-            return DeliveryResult()
-        ids = [row.id for row in rows]
-        envelopes = [row.envelope() for row in rows]
-        try:
-            results = _deliver_to_redis(rows, envelopes)
-        except redis.RedisError as error:
-            message = f"Redis at REDIS_URL unavailable: {error}"
-            OutboxEvent.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=message[:1000])
-            return DeliveryResult(failed=len(rows), error=message)
-        OutboxEvent.objects.filter(id__in=ids).update(
-            published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
-        )
+    try:
+        with transaction.atomic():
+            _take_relay_turn()
+            rows = list(OutboxEvent.objects.filter(published_at__isnull=True).order_by("id")[:size])
+            if not rows:
+                return DeliveryResult()
+            ids = [row.id for row in rows]
+            envelopes = [row.envelope() for row in rows]
+            try:
+                results = _deliver_to_redis(rows, envelopes)
+            except redis.RedisError as error:
+                message = f"Redis at REDIS_URL unavailable: {error}"
+                OutboxEvent.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=message[:1000])
+                return DeliveryResult(failed=len(rows), error=message)
+            OutboxEvent.objects.filter(id__in=ids).update(
+                published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+            )
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return DeliveryResult(busy=True)
     fresh = [(row.id, envelope) for row, envelope, first in zip(rows, envelopes, results, strict=True) if first]
     _send_to_dashboard(fresh)
     return DeliveryResult(delivered=len(fresh), duplicates=len(rows) - len(fresh))
 
 
 RELAY_LOCK_KEY = 0x7469636B  # any constant shared by every process; "tick"
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 def _take_relay_turn() -> None:
     """Serialise relays for the rest of the transaction (SQLite's write lock already does that).
 
-    Marking rows is not worth a disk flush either: if a mark is lost in a crash, the row is sent again and
-    the dedupe key in Redis turns that into a no-op, so PostgreSQL may acknowledge the commit before its fsync."""
+    A relay that cannot get its turn within half a second leaves: the one holding it is sending every pending
+    row, and the scheduled relay catches whatever it missed. So publishers never wait on another process; a
+    holder that stalls (a stopped process) only delays delivery until it resumes or its connection ends.
+    Marking rows is not worth a disk flush either: if a mark is lost in a crash, the row is sent again and the
+    dedupe key in Redis makes that a no-op, so PostgreSQL may acknowledge the commit before its fsync."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s); SET LOCAL synchronous_commit = off", [RELAY_LOCK_KEY])
+            cursor.execute(
+                "SET LOCAL lock_timeout = '500ms'; SET LOCAL synchronous_commit = off; "
+                "SELECT pg_advisory_xact_lock(%s)",
+                [RELAY_LOCK_KEY],
+            )
 
 
 _scripts: dict[int, "redis.commands.core.Script"] = {}

@@ -4,7 +4,7 @@ import time
 
 import pytest
 import redis
-from django.db import transaction
+from django.db import connection, transaction
 
 from tickstock_ops import events, testing
 from tickstock_ops.models import OutboxEvent
@@ -202,3 +202,26 @@ def test_the_relay_task_keeps_trying_through_an_outage_and_delivers_when_redis_r
 
     assert result["delivered"] == 1 and result["failed"] == 0
     assert redis.Redis.from_url(private_redis.url).xlen("tickstock.ipo.detected") == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the relay lock is a PostgreSQL advisory lock")
+def test_a_stalled_relay_in_another_process_does_not_block_publishers(redis_conn):
+    import psycopg2
+
+    db = connection.settings_dict
+    stalled = psycopg2.connect(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, dbname=db["NAME"],
+                               user=db["USER"])
+    stalled.autocommit = True
+    with stalled.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [events.RELAY_LOCK_KEY])
+    try:
+        started = time.monotonic()
+        with transaction.atomic():
+            events.publish("tickstock.ipo.detected", {"n": 1})
+        assert time.monotonic() - started < 3
+        assert events.pending_count() == 1 and redis_conn.xlen("tickstock.ipo.detected") == 0
+    finally:
+        stalled.close()
+
+    assert events.flush().delivered == 1
+    assert redis_conn.xlen("tickstock.ipo.detected") == 1
