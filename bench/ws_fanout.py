@@ -29,6 +29,11 @@ HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE] + [str(HERE)]
 
 EVENT_TYPE = "tickstock.bench.fanout"
+# --layer pubsub: the project's settings with channels-redis' pub/sub layer (a group message is one PUBLISH that
+# each process fans out in memory), written to a module in the run's temporary folder.
+PUBSUB_SETTINGS = """from tickstock_ops.settings import *  # noqa: F403
+CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.pubsub.RedisPubSubChannelLayer"  # noqa: F405
+"""
 # Clients connect this many at once, like browsers reconnecting after a deploy. (When every socket joined the
 # Channels group itself, a burst past 100 exhausted redis-py's connection pool: HTTP 500 on the handshake.)
 CONNECT_BURST = 250
@@ -88,8 +93,12 @@ def main() -> None:
     parser.add_argument("--layer", choices=["core", "pubsub"], default="core",
                         help="channels-redis layer: the configured core layer, or its pub/sub layer")
     args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ws_fanout_"))
     if args.layer == "pubsub":
-        os.environ["DJANGO_SETTINGS_MODULE"] = "bench._settings_pubsub"
+        (work / "ws_fanout_settings.py").write_text(PUBSUB_SETTINGS)
+        sys.path.insert(0, str(work))
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(work), os.environ.get("PYTHONPATH")]))
+        os.environ["DJANGO_SETTINGS_MODULE"] = "ws_fanout_settings"
 
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
     os.environ.setdefault("CHANNELS_PREFIX", f"benchws{os.getpid()}")
@@ -109,7 +118,6 @@ def main() -> None:
     web.force_login(user)
     cookie = f"sessionid={web.cookies['sessionid'].value}"
 
-    work = Path(tempfile.mkdtemp(prefix="ws_fanout_"))
     servers, ports = [], []
     for k in range(args.servers):
         port = testing.free_port()
