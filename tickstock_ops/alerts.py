@@ -182,16 +182,16 @@ def grouped() -> Iterator[None]:
     _digest.pending = defaultdict(list)
     try:
         yield
-        pending = _digest.pending
     finally:
-        _digest.pending = None
-    with transaction.atomic():
-        for (source, kind, exchange), items in pending.items():
-            publish("tickstock.alert.digest", {
-                "source": source, "type": kind, "exchange": exchange or None, "count": len(items),
-                "severity": min((item["severity"] for item in items), key=SEVERITY_ORDER.index),
-                "alerts": items,
-            })
+        # Also when the scan fails half-way: the alerts it fired are recorded as notified, so say so.
+        pending, _digest.pending = _digest.pending, None
+        with transaction.atomic():
+            for (source, kind, exchange), items in pending.items():
+                publish("tickstock.alert.digest", {
+                    "source": source, "type": kind, "exchange": exchange or None, "count": len(items),
+                    "severity": min((item["severity"] for item in items), key=SEVERITY_ORDER.index),
+                    "alerts": items,
+                })
 
 
 SEVERITY_ORDER = [Alert.Severity.CRITICAL, Alert.Severity.WARNING, Alert.Severity.INFO]

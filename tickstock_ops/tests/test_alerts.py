@@ -171,3 +171,12 @@ def test_admin_actions_acknowledge_and_silence_with_the_operator_recorded(operat
     assert timedelta(hours=1.9) < alert.silenced_until - timezone.now() < timedelta(hours=2.1)
     page = client.get(f"{url}{alert.pk}/change/").content.decode()
     assert "vendor fix" in page and "acknowledged" in page
+
+
+def test_a_scan_that_fails_half_way_still_sends_the_digest_of_what_it_fired():
+    with pytest.raises(RuntimeError), alerts.grouped():
+        alerts.fire("quality:volume_spike:AAA", source="quality", title="AAA spike",
+                    labels={"symbol": "AAA", "anomaly_type": "volume_spike"})
+        raise RuntimeError("scan failed")
+    [digest] = alert_events("digest")
+    assert digest["count"] == 1 and digest["alerts"][0]["fingerprint"] == "quality:volume_spike:AAA"
