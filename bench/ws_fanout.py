@@ -145,8 +145,8 @@ def main() -> None:
     deadline = time.monotonic() + 120
     while not all((work / f"ready{k}").exists() for k in range(args.client_processes)):
         if time.monotonic() > deadline or any(p.poll() is not None for p in clients):
-            for server in servers:
-                testing.stop(server)
+            for process in servers + clients:
+                testing.stop(process)
             sys.exit(f"the WebSocket clients did not all connect (server logs in {work})")
         time.sleep(0.2)
     time.sleep(1.0)
