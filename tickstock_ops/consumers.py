@@ -19,11 +19,10 @@ class Broadcaster:
 
     Per-socket group membership would cost one channel-layer message, one dispatch and one JSON encoding per
     socket per batch; with hundreds of sockets that, not the network, is what limits a process. Batches arriving
-    within `COALESCE_SECONDS` of the last frame go out together in the next frame, so a burst of single-event
+    within `DASHBOARD_COALESCE_SECONDS` of the last frame go out together in the next frame, so a burst of single-event
     commits becomes a few frames a second per socket, while a lone event still goes out at once.
     """
 
-    COALESCE_SECONDS = 0.25
     REJOIN_SECONDS = 60.0
 
     def __init__(self) -> None:
@@ -70,7 +69,7 @@ class Broadcaster:
             return
         loop = asyncio.get_running_loop()
         self.flush_scheduled = True
-        wait = self.last_sent + self.COALESCE_SECONDS - loop.time()
+        wait = self.last_sent + settings.DASHBOARD_COALESCE_SECONDS - loop.time()
         if wait > 0:
             loop.call_later(wait, lambda: loop.create_task(self._flush()))
         else:
