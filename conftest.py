@@ -48,25 +48,32 @@ def asgi_server(transactional_db, isolated_redis):
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="session")
-def browser():
+def chromium() -> str:
+    """Debian's chromium; browser tests are skipped without it, except under CI where they must run."""
     if not CHROMIUM:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but Debian's chromium is not installed (apt-get install chromium)")
         pytest.skip("no chromium on this machine: browser tests need Debian's chromium package")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, django_db_setup):
+    """A headless Chromium for one test module. Playwright's sync API keeps an event loop running in this thread
+    while it is open, and Django refuses ORM calls from a thread with a running loop: so the loop must not
+    outlive the module, and the tests' own (plain synchronous) ORM calls are allowed meanwhile."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
-
 
 
 @pytest.fixture

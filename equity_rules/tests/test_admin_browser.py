@@ -1,14 +1,13 @@
 """The rules editor in a real browser: client-side JSON check, formatting, and the server's schema errors."""
 
-import shutil
 import threading
 
 import pytest
 
+from conftest import CHROMIUM_ARGS
 from equity_rules.models import EquityType
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def in_a_thread_of_its_own(function, *args):
@@ -30,12 +29,12 @@ def in_a_thread_of_its_own(function, *args):
     return outcome["value"]
 
 
-def edit_rules_in_the_browser(server: str, pk: int) -> dict:
+def edit_rules_in_the_browser(server: str, pk: int, chromium: str) -> dict:
     from playwright.sync_api import sync_playwright
 
     seen = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page()
         page.goto(f"http://{server}/admin/login/")
         page.fill("#id_username", "carol")
@@ -64,13 +63,13 @@ def edit_rules_in_the_browser(server: str, pk: int) -> dict:
     return seen
 
 
-@pytest.mark.skipif(not CHROMIUM, reason="no chromium on this machine: browser tests need Debian's chromium package")
-def test_the_editor_checks_json_as_you_type_and_the_server_names_the_bad_path(asgi_server, django_user_model):
+def test_the_editor_checks_json_as_you_type_and_the_server_names_the_bad_path(asgi_server, django_user_model,
+                                                                              chromium):
     django_user_model.objects.create_superuser("carol", "carol@example.com", "pw-carol-123")
     etf = EquityType.objects.get(equity_type="etf")
     versions_before = etf.history.count()
 
-    seen = in_a_thread_of_its_own(edit_rules_in_the_browser, asgi_server, etf.pk)
+    seen = in_a_thread_of_its_own(edit_rules_in_the_browser, asgi_server, etf.pk, chromium)
 
     assert "valid JSON" in seen["initial"]
     text, css_class = seen["broken"]

@@ -1,13 +1,11 @@
 """The dashboard in a real browser: Debian's chromium driven by Playwright against daphne on the test database."""
 
-import os
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from monitors.quality.models import Anomaly, Bar, Report, Scan
 from tickstock_ops import alerts, events
@@ -16,25 +14,6 @@ from tickstock_ops.models import Alert, AlertActivity
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "browser-test-pw-7"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_setup):
-    """The root `browser` fixture, but ended with this module: Playwright's sync API keeps an event loop running
-    in this thread while it is open, and Django refuses ORM calls from a thread with a running loop — so the loop
-    must not outlive these tests, and the tests' own (plain synchronous) ORM calls are allowed meanwhile."""
-    if not CHROMIUM:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but Debian's chromium is not installed (apt-get install chromium)")
-        pytest.skip("no chromium on this machine: browser tests need Debian's chromium package")
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield instance
-        instance.close()
 
 
 @pytest.fixture
