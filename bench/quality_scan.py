@@ -166,6 +166,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         print(f"generating {args.symbols} symbols × {args.sessions} sessions …", flush=True)
         data = prepare(args.symbols, args.sessions, Path(directory))
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")  # the emptied tables' pages are written now, not during the import
         load = run_phase("load", data["daily_csv"], "1d")
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE quality_bar")

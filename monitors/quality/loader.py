@@ -1,12 +1,14 @@
-"""Importing bars and corporate actions. Rows are read as a stream in chunks, validated column-wise with pandas,
-and upserted: on PostgreSQL each chunk is COPYed into a staging table and one INSERT … ON CONFLICT moves the
-whole file into the bar table; elsewhere each chunk is upserted with executemany. One transaction per file:
-a file either loads (minus its rejected rows, which are reported by line number) or changes nothing."""
+"""Importing bars and corporate actions. A plain file (no quotes, every row complete and valid) is read by
+pandas' C parser; any other file row by row with the csv module, so that each rejected row is reported by its
+line number. Either way the rows are validated column-wise in chunks and upserted: on PostgreSQL each chunk is
+COPYed into a staging table and two statements move the whole file into the bar table; elsewhere each chunk is
+upserted with executemany. One transaction per file: a file either loads (minus its rejected rows) or changes
+nothing."""
 
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -52,6 +54,11 @@ class LoadResult:
 
 
 def load_bars_file(path: str | Path, *, source: str | None = None, interval: str = "1d") -> LoadResult:
+    source = _checked(source, interval)
+    try:
+        return _load_clean_file(path, source, interval)
+    except _RowByRow:
+        pass
     try:
         # A stray non-UTF-8 byte must cost its row (rejected by validation), not the whole file.
         handle = open(path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115 - closed below
@@ -63,19 +70,95 @@ def load_bars_file(path: str | Path, *, source: str | None = None, interval: str
 
 def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str = "1d") -> LoadResult:
     """Validate and upsert the bars CSV in `lines` (CONTRACT §3) under `source` and `interval`."""
+    source = _checked(source, interval)
+    result = LoadResult()
+    reader = csv.reader(lines)
+    positions, width = _header_positions(reader)
+    store_chunks(_read_chunks(reader, positions, width, result, conf.get("QUALITY_LOAD_CHUNK_ROWS")), result,
+                 source, interval)
+    _note_empty(result)
+    return result
+
+
+def _checked(source: str | None, interval: str) -> str:
     if interval not in INTERVALS:
         raise LoadError(f"unknown interval {interval!r}: use one of {', '.join(INTERVALS)}")
     source = (source or conf.get("QUALITY_DEFAULT_SOURCE")).strip()
     if not source or len(source) > 30:
         raise LoadError("--source must be 1 to 30 characters")
-    result = LoadResult()
-    store_chunks(_read_chunks(lines, result, conf.get("QUALITY_LOAD_CHUNK_ROWS")), result, source, interval)
+    return source
+
+
+def _note_empty(result: LoadResult) -> None:
     if result.rows == 0:
         result.notes.append("the file has a header but no data rows")
+
+
+class _RowByRow(Exception):
+    """The file needs the row-by-row reader: it has a row to reject, or a shape the fast path does not take."""
+
+
+def _load_clean_file(path: str | Path, source: str, interval: str) -> LoadResult:
+    """The fast path, for a plain file with nothing to reject: pandas' C parser reads the columns already typed.
+    Anything it would have to guess about (quotes, a wrong field count, an empty or non-numeric value, a row the
+    checks reject) raises _RowByRow, which rolls the load back so that the row-by-row reader reports it by line."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as handle:
+            positions, width = _header_positions(csv.reader(handle))
+        lines = _plain_lines(path, width)
+    except OSError as error:
+        raise LoadError(f"cannot read {path}: {error.strerror}") from error
+    if lines is None:
+        raise _RowByRow
+    result = LoadResult()
+
+    def chunks() -> Iterator[tuple[list, np.ndarray]]:
+        try:
+            frames = pd.read_csv(
+                path, skiprows=1, header=None, names=range(width), index_col=False, engine="c",
+                chunksize=conf.get("QUALITY_LOAD_CHUNK_ROWS"), na_filter=False, skip_blank_lines=False,
+                dtype={i: (np.float64 if i in positions[2:] else object) for i in range(width)},
+                encoding="utf-8-sig", encoding_errors="replace",
+            )
+            for frame in frames:
+                first_line = result.rows + 2
+                result.rows += len(frame)
+                yield [frame[i].to_numpy() for i in positions], np.arange(first_line, result.rows + 2)
+                if result.errors:  # store_chunks has checked the chunk; raised inside its transaction
+                    raise _RowByRow
+        except ValueError as error:  # pandas' ParserError and EmptyDataError are ValueErrors too
+            raise _RowByRow from error
+        if result.rows != lines - 1:
+            raise _RowByRow
+
+    store_chunks(chunks(), result, source, interval)
+    _note_empty(result)
     return result
 
 
-def store_chunks(chunks: Iterable[tuple[list, list[int]]], result: LoadResult, source: str, interval: str) -> None:
+def _plain_lines(path: str | Path, width: int, block: int = 1 << 23) -> int | None:
+    """The file's line count when every line has exactly `width` fields and nothing is quoted, else None.
+    pandas drops surplus fields of the first row and pads short rows, and refuses surplus fields on any later
+    row: so a first data row of `width` fields and `width - 1` commas per line on average mean every row has
+    exactly `width` fields."""
+    commas = newlines = 0
+    last = b"\n"
+    with open(path, "rb") as handle:
+        next(handle, None)
+        if next(handle, b"").count(b",") != width - 1:
+            return None
+        handle.seek(0)
+        while data := handle.read(block):
+            if b'"' in data:
+                return None
+            commas += data.count(b",")
+            newlines += data.count(b"\n")
+            last = data[-1:]
+    lines = newlines + (last != b"\n")
+    return lines if commas == (width - 1) * lines else None
+
+
+def store_chunks(chunks: Iterable[tuple[list, Sequence[int]]], result: LoadResult, source: str, interval: str) -> None:
     """Validate each chunk of text columns (COLUMNS order, with row numbers) and upsert the valid rows."""
     writer = _PostgresWriter if connection.vendor == "postgresql" else _PortableWriter
     with transaction.atomic():
@@ -108,10 +191,8 @@ class Chunk:
         return Chunk(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
 
 
-def _read_chunks(lines: Iterable[str], result: LoadResult, size: int) -> Iterator[tuple[list, list[int]]]:
-    """The data rows as lists of column values (in COLUMNS order) with their line numbers, `size` rows at a time;
-    rows that are not CSV or have the wrong number of fields are reported here."""
-    reader = csv.reader(lines)
+def _header_positions(reader) -> tuple[list[int], int]:
+    """Where each of COLUMNS is in the file, and how many fields a row has."""
     try:
         header = next(reader, None)
     except (csv.Error, UnicodeDecodeError) as error:
@@ -122,8 +203,13 @@ def _read_chunks(lines: Iterable[str], result: LoadResult, size: int) -> Iterato
     missing = [name for name in COLUMNS if name not in names]
     if missing:
         raise LoadError(f"line 1: header lacks {', '.join(missing)} (expected {','.join(COLUMNS)})")
-    positions = [names.index(name) for name in COLUMNS]
-    width = len(names)
+    return [names.index(name) for name in COLUMNS], len(names)
+
+
+def _read_chunks(reader, positions: list[int], width: int, result: LoadResult,
+                 size: int) -> Iterator[tuple[list, list[int]]]:
+    """The data rows as lists of column values (in COLUMNS order) with their line numbers, `size` rows at a time;
+    rows that are not CSV or have the wrong number of fields are reported here."""
     rows: list[list[str]] = []
     numbers: list[int] = []
     while True:
@@ -168,7 +254,7 @@ class _Rejections:
         self.bad |= new
 
 
-def _validate(columns: list[tuple], lines: list[int], interval: str, result: LoadResult) -> Chunk:
+def _validate(columns: list, lines: Sequence[int], interval: str, result: LoadResult) -> Chunk:
     """The chunk's valid rows as arrays; every rejected row is added to `result.errors` with its first problem.
     Symbols and timestamps repeat a lot, so they are parsed once per distinct value."""
     raw_symbol, raw_ts, *raw_numbers = columns
@@ -214,7 +300,8 @@ def _validate(columns: list[tuple], lines: list[int], interval: str, result: Loa
     good = ~rejected.bad
     chunk = Chunk(np.asarray(lines, dtype=np.int64), symbols, stamps, o, h, lo, c,
                   np.rint(np.where(good, v, 0)).astype(np.int64)).take(good)
-    repeated = pd.DataFrame({"s": codes[good], "t": chunk.ts}).duplicated(keep="last").to_numpy()
+    same_symbol = pd.factorize(cleaned)[0][codes]  # "aaa" and "AAA " are one symbol
+    repeated = pd.DataFrame({"s": same_symbol[good], "t": chunk.ts}).duplicated(keep="last").to_numpy()
     if repeated.any():
         result.duplicates += int(repeated.sum())
         chunk = chunk.take(~repeated)
@@ -262,6 +349,10 @@ class _PostgresWriter:
 
     def add(self, chunk: Chunk) -> None:
         local, names = pd.factorize(chunk.symbol)
+        # Staged in key order, so the final INSERT fills the index front to back without a sort of its own.
+        name_rank = np.argsort(np.argsort(np.asarray(names, dtype=str)))
+        in_key_order = np.lexsort((chunk.ts, name_rank[local]))
+        chunk, local = chunk.take(in_key_order), local[in_key_order]
         new = [name for name in names if name not in self.codes]
         for name in new:
             self.codes[name] = len(self.codes)
@@ -297,47 +388,51 @@ class _PostgresWriter:
 
     def _upsert(self, result: LoadResult) -> None:
         """Rows equal to the stored bar are left alone (a re-import writes nothing); when the file repeats a bar
-        across chunks, the later row of each bar is kept."""
+        across chunks, the later row of each bar is kept. Changed bars are updated and new ones inserted by two
+        plain statements, not one INSERT … ON CONFLICT, which costs twice as much per row: the advisory lock keeps
+        a concurrent import of the same source and interval from inserting the same bars in between."""
         keys = pd.DataFrame({"code": np.concatenate(self.keys_code), "ts": np.concatenate(self.keys_ts)})
-        repeated = bool(keys.duplicated().any())
+        repeated = int(keys.duplicated().sum())
         # The file's time span bounds the stored rows compared (the BRIN index on ts finds them).
         span = [pd.Timestamp(keys["ts"].min(), tz="UTC").to_pydatetime(),
                 pd.Timestamp(keys["ts"].max(), tz="UTC").to_pydatetime()]
-        rows_sql = ("SELECT DISTINCT ON (code, ts) * FROM quality_bar_staging ORDER BY code, ts, line DESC"
-                    if repeated else "SELECT * FROM quality_bar_staging")
         table = Bar._meta.db_table
+        stored_match = ("stored.symbol = s.symbol AND stored.source = %s AND stored.interval = %s"
+                        " AND stored.ts = src.ts AND stored.ts BETWEEN %s AND %s")
+        match_params = [self.source, self.interval, *span]
         with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
+                           [table, f"{self.source}/{self.interval}"])
+            cursor.execute("SET LOCAL work_mem = '256MB'")  # the sorts and joins below stay in memory
+            if repeated:
+                cursor.execute("DELETE FROM quality_bar_staging earlier USING quality_bar_staging later"
+                               " WHERE later.code = earlier.code AND later.ts = earlier.ts"
+                               " AND later.line > earlier.line")
             cursor.execute("ANALYZE quality_bar_staging")
             cursor.execute(
                 f"""
-                WITH src AS MATERIALIZED ({rows_sql}), changed AS (
-                    SELECT s.symbol, src.ts, src.open, src.high, src.low, src.close, src.volume
-                    FROM src JOIN quality_symbol_staging s USING (code)
-                    LEFT JOIN {table} stored ON stored.symbol = s.symbol AND stored.source = %s
-                        AND stored.interval = %s AND stored.ts = src.ts AND stored.ts BETWEEN %s AND %s
-                    WHERE stored.ts IS NULL OR (stored.open, stored.high, stored.low, stored.close, stored.volume)
+                UPDATE {table} AS stored SET open = src.open, high = src.high, low = src.low, close = src.close,
+                    volume = src.volume
+                FROM quality_bar_staging src JOIN quality_symbol_staging s USING (code)
+                WHERE {stored_match}
+                    AND (stored.open, stored.high, stored.low, stored.close, stored.volume)
                         IS DISTINCT FROM (src.open, src.high, src.low, src.close, src.volume)
-                ), up AS (
-                    INSERT INTO {table} AS bar (symbol, source, interval, ts, open, high, low, close, volume)
-                    SELECT symbol, %s, %s, ts, open, high, low, close, volume FROM changed
-                    ORDER BY symbol, ts  -- key order: the index is filled front to back, not at random
-                    ON CONFLICT (symbol, source, interval, ts) DO UPDATE SET
-                        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
-                        close = EXCLUDED.close, volume = EXCLUDED.volume
-                    WHERE (bar.open, bar.high, bar.low, bar.close, bar.volume)
-                        IS DISTINCT FROM (EXCLUDED.open, EXCLUDED.high, EXCLUDED.low, EXCLUDED.close, EXCLUDED.volume)
-                    RETURNING (xmax = 0) AS inserted
-                )
-                SELECT (SELECT count(*) FROM src),
-                       count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-                FROM up
                 """,
-                [self.source, self.interval, *span, self.source, self.interval],
+                match_params,
             )
-            distinct, inserted, updated = cursor.fetchone()
-        result.duplicates += self.staged - distinct
-        result.inserted, result.updated = inserted, updated
-        result.unchanged = distinct - inserted - updated
+            result.updated = cursor.rowcount
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (symbol, source, interval, ts, open, high, low, close, volume)
+                SELECT s.symbol, %s, %s, src.ts, src.open, src.high, src.low, src.close, src.volume
+                FROM quality_bar_staging src JOIN quality_symbol_staging s USING (code)
+                WHERE NOT EXISTS (SELECT FROM {table} stored WHERE {stored_match})
+                """,
+                [self.source, self.interval, *match_params],
+            )
+            result.inserted = cursor.rowcount
+        result.duplicates += repeated
+        result.unchanged = self.staged - repeated - result.inserted - result.updated
 
 
 class _PortableWriter:

@@ -1,6 +1,7 @@
 """load_bars: every bad row reported by line with the rest loaded, whole-file errors, idempotent upserts."""
 
 from datetime import UTC, date, datetime
+from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
 
 import pytest
@@ -191,6 +192,20 @@ def test_the_command_in_a_real_process(tmp_path):
     assert empty.returncode == 1 and "the file is empty" in empty.stderr
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_one_file_at_once_store_each_bar_once(tmp_path):
+    rows = [f"S{symbol:03d},2025-{month:02d}-{day:02d},10,11,9,10.5,1000"
+            for symbol in range(100) for month in range(1, 7) for day in range(1, 29)]
+    path = write(tmp_path, HEADER + "\n".join(rows) + "\n")
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: run_manage("load_bars", str(path), "--source", "vendor"), range(2)))
+    assert [result.returncode for result in results] == [0, 0], [result.stderr for result in results]
+    reports = sorted(result.stdout for result in results)
+    assert f"{len(rows)} rows, 0 new, 0 updated, {len(rows)} unchanged" in reports[0]
+    assert f"{len(rows)} rows, {len(rows)} new, 0 updated, 0 unchanged" in reports[1]
+    assert Bar.objects.filter(source="vendor").count() == len(rows)
+
+
 @pytest.mark.django_db
 def test_a_row_with_bytes_that_are_not_utf8_is_rejected_alone(tmp_path):
     path = tmp_path / "bars.csv"
@@ -209,3 +224,62 @@ def test_a_file_that_is_not_csv_at_all(tmp_path):
     with pytest.raises(CommandError, match="header lacks symbol"):
         call_command("load_bars", str(path))
     assert not Bar.objects.exists()
+
+
+@pytest.fixture
+def row_by_row(monkeypatch) -> list:
+    """The calls to the row-by-row reader."""
+    calls = []
+    real = loader._read_chunks
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "_read_chunks", counted)
+    return calls
+
+
+def stored(source: str) -> list[tuple]:
+    return list(Bar.objects.filter(source=source).order_by("symbol", "ts").values_list(
+        "symbol", "interval", "ts", "open", "high", "low", "close", "volume"))
+
+
+@pytest.mark.django_db
+def test_a_plain_file_takes_the_fast_path_and_stores_what_the_row_by_row_reader_stores(tmp_path, row_by_row):
+    path = tmp_path / "bars.csv"
+    path.write_bytes(b"\xef\xbb\xbfSymbol,Timestamp,Open,High,Low,Close,Volume,VWAP\r\n"
+                     b"aaa,2025-07-01,10,11,9,10.5,1e3,10.2\r\n"
+                     b"AAA,2025-07-02,+10.25,11.0,.5,10.123456789012345,1200.0,10\r\n"
+                     b"BBB,2025-07-01,20,21,19,20.5,2000,\r\n"
+                     b"AAA,2025-07-01,10,11,9,10.7,1000,10.2\r\n")
+    fast = loader.load_bars_file(path, source="fast")
+    assert row_by_row == []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        slow = loader.load_bars(handle, source="slow")
+    assert (fast.rows, fast.inserted, fast.duplicates, fast.errors) == (4, 3, 1, []) == \
+           (slow.rows, slow.inserted, slow.duplicates, slow.errors)
+    assert stored("fast") == stored("slow") and len(stored("fast")) == 3
+    assert stored("fast")[0][6] == 10.7  # the later row of a repeated bar wins on both paths
+
+
+@pytest.mark.parametrize("body", [
+    "AAA,2025-07-01,10,11,9,10.5,1000,\nAAA,2025-07-02,10,11,9,10.5,1000\n",   # first row has a surplus field
+    "AAA,2025-07-01,10,11,9,10.5,1000\nAAA,2025-07-02,10,11,9,10.5,1000,\n",   # a later row has one
+    "AAA,2025-07-01,10,11,9,10.5,1000\n\nAAA,2025-07-02,10,11,9,10.5\n",      # blank line, short row
+    'AAA,2025-07-01,10,11,9,10.5,1000\n"AAA",2025-07-02,10,11,9,10.5,1000\n',  # quotes
+    "AAA,2025-07-01,10,11,9,10.5,1000\nAAA,2025-07-02,10,11,9,nan,1000\n",      # a value the checks reject
+    "AAA,2025-07-01,10,11,9,10.5,1000\nAAA,2025-07-02,10,11,9,10.5,1_000\n",    # Python reads it, pandas not
+])
+@pytest.mark.django_db
+def test_a_file_the_fast_path_cannot_vouch_for_is_read_row_by_row_with_nothing_left_of_the_attempt(
+        tmp_path, settings, body, row_by_row):
+    settings.QUALITY_LOAD_CHUNK_ROWS = 1  # the fast path has stored a chunk before it meets the bad row
+    path = write(tmp_path, HEADER + body)
+    fast = loader.load_bars_file(path, source="fast")
+    assert len(row_by_row) == 1
+    with open(path, newline="") as handle:
+        slow = loader.load_bars(handle, source="slow")
+    assert [str(error) for error in fast.errors] == [str(error) for error in slow.errors]
+    assert (fast.rows, fast.inserted, fast.updated) == (slow.rows, slow.inserted, slow.updated)
+    assert stored("fast") == stored("slow")
