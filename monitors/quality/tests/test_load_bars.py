@@ -1,7 +1,7 @@
 """load_bars: every bad row reported by line with the rest loaded, whole-file errors, idempotent upserts."""
 
-from datetime import UTC, date, datetime
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from io import StringIO
 
 import pytest
