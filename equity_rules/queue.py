@@ -92,7 +92,9 @@ def claim(worker: str, *, limit: int | None = None, lease_seconds: float | None 
         else:
             # SQLite: one UPDATE is atomic and writers are serialised, so no two workers get the same row.
             ProcessingJob.objects.filter(id__in=due.values("id")[:limit], state=State.QUEUED).update(**claim_fields)
-    return list(ProcessingJob.objects.filter(claim_token=token).order_by("priority", "scheduled_at", "id"))
+        # Read before the commit: a worker that stalls after it must still know what it claimed, even when
+        # another worker has taken the jobs over (and cleared their token) by the time it wakes.
+        return list(ProcessingJob.objects.filter(claim_token=token).order_by("priority", "scheduled_at", "id"))
 
 
 def owned(jobs: list[ProcessingJob]) -> list[ProcessingJob]:
