@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tickstock_ops.events import publish
+from tickstock_ops.events import publish, publish_many
 from tickstock_ops.models import Alert, AlertActivity
 
 OPEN_STATES = (Alert.State.FIRING, Alert.State.ACKNOWLEDGED)
@@ -71,33 +71,71 @@ INHIBIT_RULES = [
 ]
 
 
+@dataclass(frozen=True)
+class Firing:
+    """One sighting of a problem, as `fire()` takes it."""
+
+    fingerprint: str
+    source: str
+    title: str
+    severity: str = Alert.Severity.WARNING
+    labels: dict | None = None
+
+
 def fire(fingerprint: str, *, source: str, title: str, severity: str = Alert.Severity.WARNING,
          labels: dict | None = None) -> Alert:
     """Open the alert for `fingerprint`, or count one more sighting of it (reopening it if resolved)."""
-    now = timezone.now()
-    with transaction.atomic():
-        alert, created = Alert.objects.select_for_update().get_or_create(
-            fingerprint=fingerprint,
-            defaults={"source": source, "title": title, "severity": severity, "labels": labels or {},
-                      "first_seen": now, "last_seen": now},
-        )
-        reopened = False
-        if created:
-            _record(alert, Action.FIRED)
-        else:
-            reopened = alert.state == Alert.State.RESOLVED
-            changes = {"count": F("count") + 1, "last_seen": now, "title": title, "severity": severity,
-                       "labels": labels or alert.labels}
-            if reopened:
-                changes.update(state=Alert.State.FIRING, resolved_at=None, acknowledged_at=None,
-                               acknowledged_by=None)
-            Alert.objects.filter(pk=alert.pk).update(**changes)
-            alert.refresh_from_db()
-            if reopened:
-                _record(alert, Action.REOPENED)
-        _apply_inhibition(alert)
-        _notify_if_due(alert, now, "new" if created else "reopened" if reopened else "repeat")
+    [alert] = fire_many([Firing(fingerprint, source, title, severity, labels)])
     return alert
+
+
+def fire_many(firings: list[Firing]) -> list[Alert]:
+    """`fire()` for many alerts at once (one scan's findings), in a few queries rather than several per alert."""
+    if len({firing.fingerprint for firing in firings}) < len(firings):
+        return [fire_many([firing])[0] for firing in firings]
+    tries = 3
+    while True:
+        tries -= 1
+        try:
+            with transaction.atomic():
+                return _open_or_count(firings)
+        except IntegrityError:  # another process opened one of these alerts meanwhile: now it is a sighting
+            if not tries:
+                raise
+
+
+def _open_or_count(firings: list[Firing]) -> list[Alert]:
+    now = timezone.now()
+    existing = {alert.fingerprint: alert for alert in
+                Alert.objects.select_for_update().filter(fingerprint__in=[f.fingerprint for f in firings])}
+    created = Alert.objects.bulk_create([
+        Alert(fingerprint=f.fingerprint, source=f.source, title=f.title, severity=f.severity, labels=f.labels or {},
+              first_seen=now, last_seen=now)
+        for f in firings if f.fingerprint not in existing
+    ])
+    by_fingerprint = {alert.fingerprint: alert for alert in created} | existing
+    reasons = {alert.fingerprint: "new" for alert in created}
+    activity = [AlertActivity(alert=alert, action=Action.FIRED) for alert in created]
+    for firing in firings:
+        alert = existing.get(firing.fingerprint)
+        if alert is None:
+            continue
+        reopened = alert.state == Alert.State.RESOLVED
+        alert.count += 1  # the row is locked: no sighting is lost to a concurrent one
+        alert.last_seen, alert.title, alert.severity = now, firing.title, firing.severity
+        alert.labels = firing.labels or alert.labels
+        if reopened:
+            alert.state, alert.resolved_at, alert.acknowledged_at, alert.acknowledged_by = (
+                Alert.State.FIRING, None, None, None)
+            activity.append(AlertActivity(alert=alert, action=Action.REOPENED))
+        reasons[firing.fingerprint] = "reopened" if reopened else "repeat"
+    Alert.objects.bulk_update(existing.values(), ["count", "last_seen", "title", "severity", "labels", "state",
+                                                  "resolved_at", "acknowledged_at", "acknowledged_by"])
+    AlertActivity.objects.bulk_create(activity)
+    alerts = [by_fingerprint[firing.fingerprint] for firing in firings]
+    _apply_inhibition_to(alerts)
+    _notify_due([(alert, reasons[alert.fingerprint]) for alert in alerts], now)
+    return alerts
 
 
 def resolve(fingerprint: str, *, actor=None, note: str = "") -> bool:
@@ -203,25 +241,64 @@ def group_key(alert: Alert) -> tuple[str, str, str]:
     return alert.source, kind, labels.get("exchange", "")
 
 
-def _notify_if_due(alert: Alert, now: datetime, reason: str) -> None:
-    if alert.state != Alert.State.FIRING or alert.is_silenced(now) or alert.inhibited_by_id:
-        return
-    due = reason != "repeat" or alert.last_notified_at is None or now - alert.last_notified_at >= repeat_interval()
+def _notify_due(sightings: list[tuple[Alert, str]], now: datetime) -> None:
+    """Notify the alerts that are due: new or reopened ones, and repeats after the repeat interval; not while they
+    are acknowledged, silenced or inhibited."""
+    due = [(alert, reason) for alert, reason in sightings
+           if alert.state == Alert.State.FIRING and not alert.is_silenced(now) and not alert.inhibited_by_id
+           and (reason != "repeat" or alert.last_notified_at is None
+                or now - alert.last_notified_at >= repeat_interval())]
     if not due:
         return
-    if reason == "repeat":
-        _record(alert, Action.NOTIFIED, note=f"still firing after {alert.count} sightings")
-    Alert.objects.filter(pk=alert.pk).update(last_notified_at=now, notifications=F("notifications") + 1)
-    alert.last_notified_at = now
+    AlertActivity.objects.bulk_create([
+        AlertActivity(alert=alert, action=Action.NOTIFIED, note=f"still firing after {alert.count} sightings")
+        for alert, reason in due if reason == "repeat"
+    ])
+    Alert.objects.filter(pk__in=[alert.pk for alert, _ in due]).update(
+        last_notified_at=now, notifications=F("notifications") + 1)
     pending = getattr(_digest, "pending", None)
-    if pending is not None:
-        pending[group_key(alert)].append(_payload(alert, notification=reason))
-    else:
-        publish("tickstock.alert.firing", _payload(alert, notification=reason))
+    payloads = []
+    for alert, reason in due:
+        alert.last_notified_at, alert.notifications = now, alert.notifications + 1
+        if pending is not None:
+            pending[group_key(alert)].append(_payload(alert, notification=reason))
+        else:
+            payloads.append(_payload(alert, notification=reason))
+    if payloads:
+        publish_many("tickstock.alert.firing", payloads)
+
+
+def _apply_inhibition_to(alerts: list[Alert]) -> None:
+    """Inhibit or release each of `alerts` by the open source-level alerts; alerts among them that inhibit others
+    go first (they may cover alerts of the same batch)."""
+    inhibitors = [alert for alert in alerts if any(rule.inhibits_others(alert) for rule in INHIBIT_RULES)]
+    for alert in inhibitors:
+        _apply_inhibition(alert)
+    if inhibitors:  # their targets were updated in the database: read the new links
+        links = dict(Alert.objects.filter(pk__in=[a.pk for a in alerts]).values_list("pk", "inhibited_by_id"))
+        for alert in alerts:
+            alert.inhibited_by_id = links[alert.pk]
+    targets = [alert for alert in alerts if alert not in inhibitors]
+    candidates = _open_inhibitors() if any(rule.may_be_inhibited(a) for a in targets for rule in INHIBIT_RULES) \
+        else []
+    changed, activity = [], []
+    for alert in targets:
+        inhibitor = _inhibitor_of(alert, candidates)
+        if inhibitor is not None and alert.inhibited_by_id != inhibitor.pk:
+            alert.inhibited_by = inhibitor
+            activity.append(AlertActivity(alert=alert, action=Action.INHIBITED, note=f"under {inhibitor.fingerprint}"))
+        elif inhibitor is None and alert.inhibited_by_id is not None:
+            alert.inhibited_by = None
+            activity.append(AlertActivity(alert=alert, action=Action.UNINHIBITED))
+        else:
+            continue
+        changed.append(alert)
+    Alert.objects.bulk_update(changed, ["inhibited_by"])
+    AlertActivity.objects.bulk_create(activity)
 
 
 def _apply_inhibition(alert: Alert) -> None:
-    inhibitor = _inhibitor_of(alert)
+    inhibitor = _inhibitor_of(alert, _open_inhibitors())
     if inhibitor is not None and alert.inhibited_by_id != inhibitor.pk:
         alert.inhibited_by = inhibitor
         alert.save(update_fields=["inhibited_by"])
@@ -241,14 +318,21 @@ def _apply_inhibition(alert: Alert) -> None:
                 _record(target, Action.INHIBITED, note=f"under {alert.fingerprint}")
 
 
-def _inhibitor_of(alert: Alert) -> Alert | None:
+def _open_inhibitors() -> list[Alert]:
+    """The open alerts that may inhibit others, by the rules' source and type."""
+    found: list[Alert] = []
+    for rule in INHIBIT_RULES:
+        found += Alert.objects.filter(source=rule.source, state__in=OPEN_STATES,
+                                      labels__anomaly_type=rule.source_type)
+    return found
+
+
+def _inhibitor_of(alert: Alert, candidates: list[Alert]) -> Alert | None:
     for rule in INHIBIT_RULES:
         if not rule.may_be_inhibited(alert):
             continue
-        candidates = Alert.objects.filter(source=rule.source, state__in=OPEN_STATES,
-                                          labels__anomaly_type=rule.source_type).exclude(pk=alert.pk)
         for candidate in candidates:
-            if rule.inhibits_others(candidate) and rule.covers(candidate, alert):
+            if candidate.pk != alert.pk and rule.inhibits_others(candidate) and rule.covers(candidate, alert):
                 return candidate
     return None
 

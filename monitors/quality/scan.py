@@ -301,24 +301,24 @@ def _alert(findings, scanned, interval, types, scan, profiles) -> None:
         key = (finding.type, finding.symbol)
         if key not in worst or scoring.PENALTY[finding.severity] > scoring.PENALTY[worst[key].severity]:
             worst[key] = finding
-    firing = set()
+    firings = [
+        alerts.Firing(source_fingerprint(source, interval), source="quality", severity="critical",
+                      title=f"source {source} is stale: {count} of {len(scanned)} symbols have no fresh "
+                            f"{interval} bars",
+                      labels={"anomaly_type": "data_stale", "source": source, "interval": interval,
+                              "scan_id": scan.pk, "symbols": count})
+        for source, count in _stale_sources(findings, scanned).items()
+    ] + [
+        alerts.Firing(fingerprint(kind, symbol, interval), source="quality", severity=finding.severity,
+                      title=f"{symbol} {kind.replace('_', ' ')}: {finding.detail}"[:300],
+                      labels={"symbol": symbol, "anomaly_type": kind, "interval": interval, "scan_id": scan.pk,
+                              "source": finding.source, "exchange": profiles[symbol].exchange,
+                              "ts": scoring.label(finding.ts, interval)})
+        for (kind, symbol), finding in worst.items()
+    ]
     with alerts.grouped():
-        for source, count in _stale_sources(findings, scanned).items():
-            fp = source_fingerprint(source, interval)
-            firing.add(fp)
-            alerts.fire(fp, source="quality", severity="critical",
-                        title=f"source {source} is stale: {count} of {len(scanned)} symbols have no fresh {interval}"
-                              " bars",
-                        labels={"anomaly_type": "data_stale", "source": source, "interval": interval,
-                                "scan_id": scan.pk, "symbols": count})
-        for (kind, symbol), finding in worst.items():
-            fp = fingerprint(kind, symbol, interval)
-            firing.add(fp)
-            alerts.fire(fp, source="quality", severity=finding.severity,
-                        title=f"{symbol} {kind.replace('_', ' ')}: {finding.detail}"[:300],
-                        labels={"symbol": symbol, "anomaly_type": kind, "interval": interval, "scan_id": scan.pk,
-                                "source": finding.source, "exchange": profiles[symbol].exchange,
-                                "ts": scoring.label(finding.ts, interval)})
+        alerts.fire_many(firings)
+    firing = {item.fingerprint for item in firings}
     scanned_set = set(scanned)
     open_alerts = Alert.objects.filter(source="quality", fingerprint__startswith="quality:").exclude(
         state=Alert.State.RESOLVED).values_list("fingerprint", "labels")

@@ -180,3 +180,39 @@ def test_a_scan_that_fails_half_way_still_sends_the_digest_of_what_it_fired():
         raise RuntimeError("scan failed")
     [digest] = alert_events("digest")
     assert digest["count"] == 1 and digest["alerts"][0]["fingerprint"] == "quality:volume_spike:AAA"
+
+
+def test_fire_many_opens_counts_reopens_and_inhibits_a_batch_as_fire_would(settings, django_assert_max_num_queries):
+    settings.ALERTS_REPEAT_INTERVAL_SECONDS = 3600
+    resolved = stale("BBB")
+    alerts.resolve(resolved.fingerprint)
+    spike = alerts.fire("quality:volume_spike:CCC", source="quality", title="CCC spike",
+                        labels={"symbol": "CCC", "anomaly_type": "volume_spike"})
+    OutboxEvent.objects.all().delete()
+    labels = {"anomaly_type": "data_stale", "source": "polygon", "interval": "1m"}
+    batch = [
+        alerts.Firing("quality:source:polygon:data_stale:1m", "quality", "polygon stale", "critical", labels),
+        alerts.Firing("quality:data_stale:AAA:1m", "quality", "AAA stale", labels={**labels, "symbol": "AAA"}),
+        alerts.Firing("quality:data_stale:BBB:1m", "quality", "BBB stale", labels={**labels, "symbol": "BBB"}),
+        alerts.Firing("quality:volume_spike:CCC", "quality", "CCC spike x2",
+                      labels={"symbol": "CCC", "anomaly_type": "volume_spike"}),
+    ] + [alerts.Firing(f"quality:price_gap:S{i}", "quality", f"S{i} gap",
+                       labels={"symbol": f"S{i}", "anomaly_type": "price_gap"}) for i in range(50)]
+
+    with django_assert_max_num_queries(25):
+        fired = alerts.fire_many(batch)
+
+    source_alert, aaa, bbb, ccc = fired[:4]
+    assert [alert.fingerprint for alert in fired] == [firing.fingerprint for firing in batch]
+    assert aaa.inhibited_by == source_alert and bbb.inhibited_by == source_alert
+    assert bbb.state == "firing" and actions(bbb) == ["fired", "resolved", "reopened", "inhibited"]
+    assert ccc.pk == spike.pk and ccc.count == 2 and ccc.title == "CCC spike x2" and actions(ccc) == ["fired"]
+    notified = [event["fingerprint"] for event in alert_events("firing")]
+    assert notified == ["quality:source:polygon:data_stale:1m"] + [f"quality:price_gap:S{i}" for i in range(50)]
+    assert Alert.objects.get(pk=ccc.pk).notifications == 1  # the repeat was not due
+
+
+def test_a_fingerprint_twice_in_one_batch_counts_twice():
+    first, second = alerts.fire_many([alerts.Firing("ipo:source:sec", "ipo", "SEC down")] * 2)
+    assert first.pk == second.pk and Alert.objects.get(pk=first.pk).count == 2
+    assert len(alert_events("firing")) == 1
