@@ -1,7 +1,9 @@
+import threading
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -216,3 +218,25 @@ def test_a_fingerprint_twice_in_one_batch_counts_twice():
     first, second = alerts.fire_many([alerts.Firing("ipo:source:sec", "ipo", "SEC down")] * 2)
     assert first.pk == second.pk and Alert.objects.get(pk=first.pk).count == 2
     assert len(alert_events("firing")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite lets one writer in at a time: no such race")
+def test_an_alert_opened_by_another_process_meanwhile_counts_as_a_sighting(monkeypatch):
+    real_bulk_create = Alert.objects.bulk_create
+    raced = []
+
+    def bulk_create_after_a_rival(objs, *args, **kwargs):
+        if objs and not raced:  # another process opens the same alert between our lookup and our insert
+            raced.append(True)
+            rival = threading.Thread(target=lambda: (
+                alerts.fire("ipo:source:sec", source="ipo", title="SEC down"), connections.close_all()))
+            rival.start()
+            rival.join()
+        return real_bulk_create(objs, *args, **kwargs)
+
+    monkeypatch.setattr(Alert.objects, "bulk_create", bulk_create_after_a_rival)
+    alert = alerts.fire("ipo:source:sec", source="ipo", title="SEC down")
+
+    assert raced and Alert.objects.count() == 1
+    assert Alert.objects.get(pk=alert.pk).count == 2 and alert.count == 2
