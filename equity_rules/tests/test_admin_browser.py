@@ -56,9 +56,10 @@ def edit_rules_in_the_browser(server: str, pk: int, chromium: str) -> dict:
         page.click("input[name=_save]")
         seen["server_error"] = page.locator(".errorlist").first.inner_text()
 
+        page.wait_for_load_state()  # the editor is set up on the returned page before it is used
         page.fill("#id_retry_config", '{"max_retries": 5, "backoff_multiplier": 2}')
-        page.click("input[name=_save]")
-        page.wait_for_url(f"http://{server}/admin/equity_rules/equitytype/")
+        with page.expect_navigation(url=f"http://{server}/admin/equity_rules/equitytype/"):
+            page.click("input[name=_save]")
         browser.close()
     return seen
 
