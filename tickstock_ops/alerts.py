@@ -133,7 +133,7 @@ def _open_or_count(firings: list[Firing]) -> list[Alert]:
                                                   "resolved_at", "acknowledged_at", "acknowledged_by"])
     AlertActivity.objects.bulk_create(activity)
     alerts = [by_fingerprint[firing.fingerprint] for firing in firings]
-    _apply_inhibition_to(alerts)
+    _apply_inhibition(alerts)
     _notify_due([(alert, reasons[alert.fingerprint]) for alert in alerts], now)
     return alerts
 
@@ -268,21 +268,20 @@ def _notify_due(sightings: list[tuple[Alert, str]], now: datetime) -> None:
         publish_many("tickstock.alert.firing", payloads)
 
 
-def _apply_inhibition_to(alerts: list[Alert]) -> None:
+def _apply_inhibition(alerts: list[Alert]) -> None:
     """Inhibit or release each of `alerts` by the open source-level alerts; alerts among them that inhibit others
     go first (they may cover alerts of the same batch)."""
     inhibitors = [alert for alert in alerts if any(rule.inhibits_others(alert) for rule in INHIBIT_RULES)]
     for alert in inhibitors:
-        _apply_inhibition(alert)
-    if inhibitors:  # their targets were updated in the database: read the new links
+        _inhibit_covered(alert)
+    if inhibitors:  # the alerts they cover were updated in the database: read the new links
         links = dict(Alert.objects.filter(pk__in=[a.pk for a in alerts]).values_list("pk", "inhibited_by_id"))
         for alert in alerts:
             alert.inhibited_by_id = links[alert.pk]
-    targets = [alert for alert in alerts if alert not in inhibitors]
-    candidates = _open_inhibitors() if any(rule.may_be_inhibited(a) for a in targets for rule in INHIBIT_RULES) \
+    candidates = _open_inhibitors() if any(rule.may_be_inhibited(a) for a in alerts for rule in INHIBIT_RULES) \
         else []
     changed, activity = [], []
-    for alert in targets:
+    for alert in alerts:
         inhibitor = _inhibitor_of(alert, candidates)
         if inhibitor is not None and alert.inhibited_by_id != inhibitor.pk:
             alert.inhibited_by = inhibitor
@@ -297,25 +296,17 @@ def _apply_inhibition_to(alerts: list[Alert]) -> None:
     AlertActivity.objects.bulk_create(activity)
 
 
-def _apply_inhibition(alert: Alert) -> None:
-    inhibitor = _inhibitor_of(alert, _open_inhibitors())
-    if inhibitor is not None and alert.inhibited_by_id != inhibitor.pk:
-        alert.inhibited_by = inhibitor
-        alert.save(update_fields=["inhibited_by"])
-        _record(alert, Action.INHIBITED, note=f"under {inhibitor.fingerprint}")
-    elif inhibitor is None and alert.inhibited_by_id is not None:
-        alert.inhibited_by = None
-        alert.save(update_fields=["inhibited_by"])
-        _record(alert, Action.UNINHIBITED)
+def _inhibit_covered(inhibitor: Alert) -> None:
+    """Inhibit the open, not yet inhibited alerts that `inhibitor` covers."""
     for rule in INHIBIT_RULES:
-        if not rule.inhibits_others(alert):
+        if not rule.inhibits_others(inhibitor):
             continue
         candidates = Alert.objects.filter(source=rule.source, state__in=OPEN_STATES, inhibited_by__isnull=True,
-                                          labels__anomaly_type__in=sorted(rule.target_types)).exclude(pk=alert.pk)
+                                          labels__anomaly_type__in=sorted(rule.target_types)).exclude(pk=inhibitor.pk)
         for target in candidates:
-            if rule.may_be_inhibited(target) and rule.covers(alert, target):
-                Alert.objects.filter(pk=target.pk).update(inhibited_by=alert)
-                _record(target, Action.INHIBITED, note=f"under {alert.fingerprint}")
+            if rule.may_be_inhibited(target) and rule.covers(inhibitor, target):
+                Alert.objects.filter(pk=target.pk).update(inhibited_by=inhibitor)
+                _record(target, Action.INHIBITED, note=f"under {inhibitor.fingerprint}")
 
 
 def _open_inhibitors() -> list[Alert]:

@@ -193,17 +193,23 @@ class Chunk:
 
 def _header_positions(reader) -> tuple[list[int], int]:
     """Where each of COLUMNS is in the file, and how many fields a row has."""
+    names = _header(reader, COLUMNS)
+    return [names.index(name) for name in COLUMNS], len(names)
+
+
+def _header(reader, columns: list[str], kind: str = "") -> list[str]:
+    """The header's column names, normalised; a clear error when it is unreadable or lacks one of `columns`."""
     try:
         header = next(reader, None)
     except (csv.Error, UnicodeDecodeError) as error:
-        raise LoadError(f"line 1: unreadable header: {error}") from error
+        raise LoadError(f"line 1: unreadable {kind}header: {error}") from error
     if header is None or not any(cell.strip() for cell in header):
-        raise LoadError("the file is empty: expected the header " + ",".join(COLUMNS))
+        raise LoadError(f"the {kind}file is empty: expected the header " + ",".join(columns))
     names = [cell.strip().lower() for cell in header]
-    missing = [name for name in COLUMNS if name not in names]
+    missing = [name for name in columns if name not in names]
     if missing:
-        raise LoadError(f"line 1: header lacks {', '.join(missing)} (expected {','.join(COLUMNS)})")
-    return [names.index(name) for name in COLUMNS], len(names)
+        raise LoadError(f"line 1: {kind}header lacks {', '.join(missing)} (expected {','.join(columns)})")
+    return names
 
 
 def _read_chunks(reader, positions: list[int], width: int, result: LoadResult,
@@ -514,13 +520,7 @@ def load_actions_file(path: str | Path) -> ActionsResult:
     result = ActionsResult()
     with handle, transaction.atomic():
         reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise LoadError("the actions file is empty: expected the header " + ",".join(ACTION_COLUMNS))
-        names = [cell.strip().lower() for cell in header]
-        missing = [name for name in ACTION_COLUMNS if name not in names]
-        if missing:
-            raise LoadError(f"line 1: actions header lacks {', '.join(missing)}")
+        names = _header(reader, ACTION_COLUMNS, "actions ")
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip()):
                 continue
