@@ -41,7 +41,7 @@ def redis_conn(isolated_redis):
 def asgi_server(transactional_db, isolated_redis):
     """The real ASGI server (daphne) on a free port, against the test database and Redis."""
     port = testing.free_port()
-    process = testing.start_module("daphne", "-b", "127.0.0.1", "-p", str(port), "tickstock_ops.asgi:application")
+    process = testing.start_module("daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application")
     testing.wait_for_port(port, process=process)
     yield f"127.0.0.1:{port}"
     testing.stop(process)

@@ -4,8 +4,8 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstock_ops.settings")
-    from tickstock_ops.config import run_management_command
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from tickstock_ops.env import run_management_command
 
     run_management_command(sys.argv)
 

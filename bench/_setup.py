@@ -13,7 +13,7 @@ def django_on_postgres(database: str) -> None:
     os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}")
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
     os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tickstock_ops.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     ensure_database(os.environ["DATABASE_URL"])
     import django
 

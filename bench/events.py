@@ -33,7 +33,7 @@ from tickstock_ops.redis_client import get_redis  # noqa: E402
 def start_server() -> tuple[subprocess.Popen, str]:
     port = testing.free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tickstock_ops.asgi:application"],
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
         cwd=ROOT, env=testing.process_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     testing.wait_for_port(port, process=process)

@@ -31,7 +31,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HE
 EVENT_TYPE = "tickstock.bench.fanout"
 # --layer pubsub: the project's settings with channels-redis' pub/sub layer (a group message is one PUBLISH that
 # each process fans out in memory), written to a module in the run's temporary folder.
-PUBSUB_SETTINGS = """from tickstock_ops.settings import *  # noqa: F403
+PUBSUB_SETTINGS = """from config.settings import *  # noqa: F403
 CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.pubsub.RedisPubSubChannelLayer"  # noqa: F405
 """
 # Clients connect this many at once, like browsers reconnecting after a deploy. (When every socket joined the
@@ -123,7 +123,7 @@ def main() -> None:
         port = testing.free_port()
         log = (work / f"daphne{k}.log").open("w")
         servers.append(subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tickstock_ops.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
             env=testing.process_env(LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE=os.environ["DJANGO_SETTINGS_MODULE"])))
         testing.wait_for_port(port, process=servers[-1])

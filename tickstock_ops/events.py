@@ -1,4 +1,4 @@
-"""Events (CONTRACT §2): `publish()` writes an outbox row in the caller's transaction; after commit the
+"""Events (docs/events.md): `publish()` writes an outbox row in the caller's transaction; after commit the
 row is delivered to Redis pub/sub, the Redis Stream named by its type and the dashboard's Channels group.
 
 Delivery to Redis is one Lua script per event that first claims a dedupe key, so a row delivered twice
@@ -21,7 +21,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tickstock_ops.dashboard_push import pusher
+from tickstock_ops.channels_push import pusher
 from tickstock_ops.models import OutboxEvent
 from tickstock_ops.redis_client import get_redis
 

@@ -7,9 +7,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
+from config import bootstrap
 from equity_rules import demo, scheduling, tasks
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security
-from tickstock_ops import bootstrap
 
 pytestmark = pytest.mark.django_db
 

@@ -109,7 +109,7 @@ def enrich(ipo: IPO) -> None:
 
 
 def validated_payload(ipo: IPO) -> dict:
-    """`tickstock.ipo.validated` (CONTRACT §2)."""
+    """`tickstock.ipo.validated` (docs/events.md)."""
     contract = ipo.as_contract()
     return {
         "ticker": ipo.ticker, "cik": ipo.cik, "company_name": ipo.company_name, "exchange": ipo.exchange,

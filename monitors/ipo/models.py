@@ -79,7 +79,7 @@ class IPO(models.Model):
         self.name_key = name_key(self.company_name)[:200]
 
     def as_contract(self) -> dict:
-        """The `IPO` object of CONTRACT §3."""
+        """The `IPO` object of docs/commands.md."""
         return {
             "ticker": self.ticker,
             "cik": self.cik,

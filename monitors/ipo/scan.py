@@ -49,7 +49,7 @@ class ScanResult:
     skipped_days: int = 0
 
     def as_json(self) -> dict:
-        """CONTRACT §3: `{"date", "sources": {name: {"fetched", "errors"}}, "ipos": [IPO]}`."""
+        """docs/commands.md: `{"date", "sources": {name: {"fetched", "errors"}}, "ipos": [IPO]}`."""
         ipos = IPO.objects.in_bulk(self.ipo_ids)
         return {
             "date": self.end.isoformat(),

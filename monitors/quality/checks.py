@@ -1,4 +1,4 @@
-"""The data-quality checks of CONTRACT §4, computed over whole arrays at once.
+"""The data-quality checks of docs/quality-checks.md, computed over whole arrays at once.
 
 A scan reads its bars once into a long frame (symbol, source, ts, OHLCV). The series checks work on a panel:
 one (bars × symbols) matrix per field of each symbol's primary source, split-adjusted, so that returns, rolling

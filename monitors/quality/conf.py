@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-# Threshold defaults when an equity type's `quality` rules say nothing (CONTRACT §4).
+# Threshold defaults when an equity type's `quality` rules say nothing (docs/quality-checks.md).
 DEFAULT_THRESHOLDS = {
     "price_move_pct": 20.0,
     "gap_pct": 10.0,

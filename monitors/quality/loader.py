@@ -69,7 +69,7 @@ def load_bars_file(path: str | Path, *, source: str | None = None, interval: str
 
 
 def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str = "1d") -> LoadResult:
-    """Validate and upsert the bars CSV in `lines` (CONTRACT §3) under `source` and `interval`."""
+    """Validate and upsert the bars CSV in `lines` (docs/commands.md) under `source` and `interval`."""
     source = _checked(source, interval)
     result = LoadResult()
     reader = csv.reader(lines)

@@ -10,10 +10,10 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django_q.models import Schedule
 
+from config import bootstrap
 from monitors.ipo import demo, refresh, scan, tasks
 from monitors.ipo.fake_sources import Fault
 from monitors.ipo.models import IPO, SourceRecord
-from tickstock_ops import bootstrap
 from tickstock_ops.models import OutboxEvent
 from tickstock_ops.testing import BASE_DIR, free_port, process_env, run_manage
 

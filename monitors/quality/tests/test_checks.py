@@ -1,4 +1,4 @@
-"""Each check of CONTRACT §4 on arrays: what it flags, and what looks anomalous to a naive threshold but is not."""
+"""Each check of docs/quality-checks.md on arrays: what it flags, and what only looks anomalous to a naive rule."""
 
 import numpy as np
 import pandas as pd

@@ -10,13 +10,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_q.models import Schedule
 
+from config import bootstrap
 from equity_rules.models import EquityType, Security
 from monitors.quality import demo, loader, tasks
 from monitors.quality.models import Anomaly, Bar, DailySummary, Report, Scan
 from monitors.quality.scan import run_scan
 from monitors.quality.summary import build_daily_summary
 from monitors.quality.tests.builders import calm, daily, intraday, noisy_volume, sessions
-from tickstock_ops import bootstrap
 from tickstock_ops.models import Alert, OutboxEvent
 from tickstock_ops.testing import free_port, process_env, run_manage
 

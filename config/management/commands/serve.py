@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from tickstock_ops import bootstrap, embedded_redis
+from config import bootstrap
+from tickstock_ops import embedded_redis
 from tickstock_ops.redis_client import get_redis
 
 
@@ -38,7 +39,7 @@ class Command(BaseCommand):
         env = {**os.environ, "REDIS_URL": settings.REDIS_URL}
         python = sys.executable
         children = [
-            subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "tickstock_ops.asgi:application"],
+            subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
                              env=env),
             subprocess.Popen([python, "manage.py", "qcluster"], env=env, cwd=settings.BASE_DIR),
         ]

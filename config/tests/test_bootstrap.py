@@ -3,7 +3,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django_q.models import Schedule
 
-from tickstock_ops import bootstrap, testing
+from config import bootstrap
+from tickstock_ops import testing
 
 pytestmark = pytest.mark.django_db
 

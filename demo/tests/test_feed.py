@@ -1,9 +1,10 @@
 import pandas as pd
 import pytest
 
+from demo import feed as demo_feed
 from monitors.quality.demo import demo_symbols
 from monitors.quality.models import Bar, Scan
-from tickstock_ops import dashboard_demo, testing
+from tickstock_ops import testing
 from tickstock_ops.models import Alert, OutboxEvent
 
 pytestmark = pytest.mark.django_db
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.django_db
 SATURDAY = pd.Timestamp("2026-11-28 12:00", tz="UTC")
 
 
-def replay(feed: dashboard_demo.Feed, minutes: list[int]) -> dict[int, set[str]]:
+def replay(feed: demo_feed.Feed, minutes: list[int]) -> dict[int, set[str]]:
     """Step the feed to each minute after its start; the open 1m alerts after each step."""
     seen = {}
     for minute in minutes:
@@ -24,7 +25,7 @@ def replay(feed: dashboard_demo.Feed, minutes: list[int]) -> dict[int, set[str]]
 
 def test_outside_market_hours_the_feed_replays_the_last_session_and_alerts_come_and_go():
     symbols = demo_symbols(20)
-    feed = dashboard_demo.Feed(symbols, scan_every=0)
+    feed = demo_feed.Feed(symbols, scan_every=0)
     feed.start(SATURDAY)
     assert not feed.live and str(feed.session.date()) == "2026-11-27"
 
@@ -49,13 +50,13 @@ def test_outside_market_hours_the_feed_replays_the_last_session_and_alerts_come_
 
 def test_a_new_run_forgets_the_previous_one():
     symbols = demo_symbols(20)
-    feed = dashboard_demo.Feed(symbols, scan_every=0)
+    feed = demo_feed.Feed(symbols, scan_every=0)
     feed.start(SATURDAY)
     replay(feed, [10])
     other = Scan.objects.create(interval="1m", as_of=SATURDAY)
     other.reports.create(symbol="ZZZ", price_score=1, volume_score=1, freshness_score=1, overall_score=1)
 
-    dashboard_demo.reset(symbols)
+    demo_feed.reset(symbols)
 
     assert not Bar.objects.filter(interval="1m", symbol__in=symbols).exists()
     assert list(Scan.objects.filter(interval="1m")) == [other]

@@ -1,5 +1,5 @@
 from django.urls import path
 
-from tickstock_ops.consumers import DashboardConsumer
+from dashboard.consumers import DashboardConsumer
 
 websocket_urlpatterns = [path("ws/dashboard/", DashboardConsumer.as_asgi())]

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from tickstock_ops import config, testing
+from tickstock_ops import env as ops_env
+from tickstock_ops import testing
 
 
 @pytest.mark.parametrize(
@@ -43,11 +44,11 @@ def test_an_unreachable_database_is_one_line_naming_database_url():
 
 
 def test_urls_are_parsed_into_settings(tmp_path: Path):
-    postgres = config.database_config({"DATABASE_URL": "postgres://u:p@db.internal:5433/ops"}, tmp_path)
+    postgres = ops_env.database_config({"DATABASE_URL": "postgres://u:p@db.internal:5433/ops"}, tmp_path)
     assert (postgres["ENGINE"], postgres["HOST"], postgres["PORT"], postgres["NAME"]) == (
         "django.db.backends.postgresql", "db.internal", 5433, "ops")
-    sqlite = config.database_config({}, tmp_path)
+    sqlite = ops_env.database_config({}, tmp_path)
     assert sqlite["NAME"] == str(tmp_path / "tickstock.sqlite3")
-    assert config.redis_url({}) is None
-    assert config.redis_url({"REDIS_URL": "unix:///tmp/r.sock"}) == "unix:///tmp/r.sock"
-    assert config.env_number({"X": "0"}, "X", 5) == 0
+    assert ops_env.redis_url({}) is None
+    assert ops_env.redis_url({"REDIS_URL": "unix:///tmp/r.sock"}) == "unix:///tmp/r.sock"
+    assert ops_env.env_number({"X": "0"}, "X", 5) == 0

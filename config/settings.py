@@ -1,25 +1,25 @@
-"""Settings from the environment (CONTRACT §1); with nothing set, SQLite and an embedded Redis under var/."""
+"""Settings from the environment (docs/configuration.md); with nothing set, SQLite and an embedded Redis under var/."""
 
 import os
 from pathlib import Path
 
-from tickstock_ops import config, embedded_redis
+from tickstock_ops import embedded_redis, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TICKSTOCK_VAR_DIR", BASE_DIR / "var"))
 ENV = os.environ
 
 try:
-    DEBUG = config.env_flag(ENV, "DEBUG")
+    DEBUG = env.env_flag(ENV, "DEBUG")
     SECRET_KEY = ENV.get("SECRET_KEY") or ("dev-only-insecure-key" if DEBUG else "")
     if not SECRET_KEY:
-        raise config.ConfigError("SECRET_KEY must be set when DEBUG is off")
-    DATABASES = {"default": config.database_config(ENV, VAR_DIR)}
-    REDIS_URL = config.redis_url(ENV)
-    POLYGON_REQUESTS_PER_MINUTE = config.env_number(ENV, "POLYGON_REQUESTS_PER_MINUTE", 5)
-    SEC_REQUESTS_PER_SECOND = config.env_number(ENV, "SEC_REQUESTS_PER_SECOND", 10)
-except config.ConfigError as error:
-    config.exit_on_config_error(error)
+        raise env.ConfigError("SECRET_KEY must be set when DEBUG is off")
+    DATABASES = {"default": env.database_config(ENV, VAR_DIR)}
+    REDIS_URL = env.redis_url(ENV)
+    POLYGON_REQUESTS_PER_MINUTE = env.env_number(ENV, "POLYGON_REQUESTS_PER_MINUTE", 5)
+    SEC_REQUESTS_PER_SECOND = env.env_number(ENV, "SEC_REQUESTS_PER_SECOND", 10)
+except env.ConfigError as error:
+    env.exit_on_config_error(error)
 
 EMBEDDED_REDIS = REDIS_URL is None
 if EMBEDDED_REDIS:
@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "monitors.ipo",
     "monitors.quality",
     "equity_rules",
+    "dashboard",
+    "demo",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -60,14 +63,14 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
-ROOT_URLCONF = "tickstock_ops.urls"
-WSGI_APPLICATION = "tickstock_ops.wsgi.application"
-ASGI_APPLICATION = "tickstock_ops.asgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -93,7 +96,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
@@ -109,7 +111,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
-    SECURE_SSL_REDIRECT = config.env_flag(ENV, "SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = env.env_flag(ENV, "SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = int(ENV.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -141,7 +143,7 @@ Q_CLUSTER = {
     "label": "Tasks",
 }
 
-# Events (CONTRACT §2)
+# Events (docs/events.md)
 EVENTS_STREAM_MAXLEN = int(ENV.get("EVENTS_STREAM_MAXLEN", "100000"))
 EVENTS_DEDUPE_TTL_SECONDS = int(ENV.get("EVENTS_DEDUPE_TTL_SECONDS", "86400"))
 EVENTS_OUTBOX_RETENTION_DAYS = int(ENV.get("EVENTS_OUTBOX_RETENTION_DAYS", "7"))
@@ -150,7 +152,7 @@ DASHBOARD_GROUP = "dashboard"
 DASHBOARD_COALESCE_SECONDS = float(ENV.get("DASHBOARD_COALESCE_SECONDS", "0.15"))
 HEALTH_MAX_OUTBOX_LAG_SECONDS = int(ENV.get("HEALTH_MAX_OUTBOX_LAG_SECONDS", "120"))
 
-# Sources (CONTRACT §1)
+# Sources (docs/configuration.md)
 POLYGON_API_KEY = ENV.get("POLYGON_API_KEY", "")
 POLYGON_BASE_URL = ENV.get("POLYGON_BASE_URL", "https://api.polygon.io")
 SEC_USER_AGENT = ENV.get("SEC_USER_AGENT", "TickStock Ops ops@example.com")

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import path
 
-from tickstock_ops import views
+from dashboard import views
+from tickstock_ops import views as core_views
 
 urlpatterns = [
     path("", views.overview, name="dashboard"),
@@ -12,7 +13,7 @@ urlpatterns = [
     path("panel/<str:page>/<str:name>/", views.panel, name="dashboard-panel"),
     path("alerts/<int:pk>/", views.alert_detail, name="dashboard-alert"),
     path("alerts/<int:pk>/<str:action>/", views.alert_action, name="dashboard-alert-action"),
-    path("healthz", views.healthz, name="healthz"),
-    path("metrics", views.metrics, name="metrics"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", core_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

@@ -1,4 +1,4 @@
-"""Reading the environment (CONTRACT §1) into settings, with one clear line per mistake."""
+"""Reading the environment (docs/configuration.md) into settings, with one clear line per mistake."""
 
 import os
 import sys

@@ -1,7 +1,7 @@
 """What the dashboard pages show: one small query function per panel, returning plain data for the templates.
 
-The core reads the domain apps' tables here only, to render them (DESIGN.md: the core never imports a domain app
-except to render the dashboard).
+The dashboard sits above the domain apps (README, Layout): it reads their tables to render them; nothing below
+imports it.
 """
 
 import json

@@ -3,7 +3,7 @@ import warnings
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tickstock_ops import dashboard_demo
+from demo import feed
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
         # numpy's note on time-zone-less datetime64 views in the checks says nothing to someone watching a demo.
         warnings.filterwarnings("ignore", message="no explicit representation of timezones")
         try:
-            dashboard_demo.run(symbols=symbols, speed=speed, scan_every=scan_every, runs=runs, stdout=self.stdout,
+            feed.run(symbols=symbols, speed=speed, scan_every=scan_every, runs=runs, stdout=self.stdout,
                                verbose=options["verbosity"] > 1)
         except KeyboardInterrupt:
             self.stdout.write("demo feed stopped")

@@ -8,10 +8,11 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+from dashboard import panels
 from equity_rules.models import EquityType, ProcessingJob, Security, SlaStatus
 from monitors.ipo.models import IPO
 from monitors.quality.models import Anomaly, Bar, Report, Scan
-from tickstock_ops import alerts, dashboard, events, testing
+from tickstock_ops import alerts, events, testing
 from tickstock_ops.models import Alert
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +69,7 @@ def test_the_overview_shows_firing_alerts_by_severity_health_and_scans(staff_cli
 
     page = staff_client.get("/").content.decode()
 
-    assert dashboard.firing_by_severity() == {"critical": 1, "warning": 1, "info": 0}
+    assert panels.firing_by_severity() == {"critical": 1, "warning": 1, "info": 0}
     assert "IPO source sec failed: 503" in page and "AAA volume spike" in page
     assert "silenced until" in page and "quality full 1d" in page and "0.42 s" in page
     assert '"database"' not in page and "reachable" in page
@@ -81,7 +82,7 @@ def test_alerts_are_grouped_by_type_and_exchange(quality_data):
         alerts.fire(f"quality:volume_spike:{symbol}", source="quality", title=f"{symbol} spike",
                     labels={"symbol": symbol, "anomaly_type": "volume_spike"})
 
-    groups = dashboard.alert_groups(dashboard.open_alerts())
+    groups = panels.alert_groups(panels.open_alerts())
 
     assert sorted((g["type"], g["exchange"], g["count"]) for g in groups) == [
         ("volume_spike", "XNAS", 2), ("volume_spike", "XNYS", 1)]
@@ -96,9 +97,9 @@ def test_the_ipo_page_shows_the_pipeline_and_upcoming_listings(staff_client):
 
     page = staff_client.get("/ipos/").content.decode()
 
-    assert [(s["status"], s["count"]) for s in dashboard.ipo_pipeline()][:4] == [
+    assert [(s["status"], s["count"]) for s in panels.ipo_pipeline()][:4] == [
         ("filed", 0), ("expected", 1), ("priced", 0), ("trading", 1)]
-    assert [ipo.ticker for ipo in dashboard.upcoming_listings()] == ["NEWC"]
+    assert [ipo.ticker for ipo in panels.upcoming_listings()] == ["NEWC"]
     assert "New Co Inc." in page and soon.isoformat() in page and ">sec<" in page
 
 
@@ -106,12 +107,12 @@ def test_the_quality_pages_chart_the_latest_scan_the_trend_and_a_symbol(staff_cl
     page = staff_client.get("/quality/").content.decode()
     assert 'id="score-distribution"' in page and 'id="quality-trend"' in page
 
-    assert dashboard.score_distribution(quality_data)[0] == {"label": "0–50", "count": 0}
-    assert sum(b["count"] for b in dashboard.score_distribution(quality_data)) == 2
-    trend = dashboard.quality_trend()
+    assert panels.score_distribution(quality_data)[0] == {"label": "0–50", "count": 0}
+    assert sum(b["count"] for b in panels.score_distribution(quality_data)) == 2
+    trend = panels.quality_trend()
     assert len(trend["days"]) == 30 and trend["types"]["volume_spike"][-2] == 1
 
-    detail = dashboard.symbol_detail("AAA")
+    detail = panels.symbol_detail("AAA")
     assert detail["chart"]["close"] == [14, 13, 12, 11, 10]
     [marker] = detail["chart"]["markers"]
     assert marker["close"] == 11 and marker["type"] == "volume_spike"
@@ -133,7 +134,7 @@ def test_the_rules_page_shows_sla_against_targets_and_dead_letters(staff_client)
     page = staff_client.get("/rules/").content.decode()
 
     assert "breach" in page and "900.0" in page and "nav missing" in page
-    [row] = [r for r in dashboard.queue_by_type() if r["type"] == "etf"]
+    [row] = [r for r in panels.queue_by_type() if r["type"] == "etf"]
     assert row["queued"] == 1 and row["dead"] == 1 and row["due"] == 1
     assert "/admin/equity_rules/processingjob/" in page
 
@@ -220,7 +221,7 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 def test_json_summary_of_an_unknown_event_is_its_payload():
     envelope = {"type": "tickstock.misc.thing", "payload": {"a": 1}}
-    assert json.loads(dashboard.event_summary(envelope)) == {"a": 1}
+    assert json.loads(panels.event_summary(envelope)) == {"a": 1}
 
 
 def test_every_panel_renders_on_its_own_with_what_it_shows(staff_client, quality_data):
