@@ -32,7 +32,7 @@ PREFIX = "BENCH"
 def reset(jobs: int) -> list[int]:
     from django.db import transaction
 
-    from equity_rules import queue, rules
+    from equity_rules import queue, versions
     from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security, SlaStatus
 
     ProcessingResult.objects.filter(symbol__startswith=PREFIX).delete()
@@ -42,7 +42,7 @@ def reset(jobs: int) -> list[int]:
     etf = EquityType.objects.get(equity_type="etf")
     if etf.processing_rules["validation_rules"]["aum_minimum"] != 50_000_000:
         etf.processing_rules["validation_rules"]["aum_minimum"] = 50_000_000
-        rules.save(etf, reason="benchmark reset")
+        versions.save(etf, reason="benchmark reset")
     with transaction.atomic():
         Security.objects.bulk_create([
             Security(symbol=f"{PREFIX}{i:05d}", name=f"Benchmark fund {i}", equity_type=etf,
@@ -84,13 +84,13 @@ def remaining() -> int:
 
 def change_rules() -> tuple[float, int]:
     """Toggle the ETF volume threshold; (commit wall time, new version)."""
-    from equity_rules import rules
+    from equity_rules import versions
     from equity_rules.models import EquityType
 
     etf = EquityType.objects.get(equity_type="etf")
     checks = etf.processing_rules["validation_rules"]
     checks["volume_threshold"] = 100_001 if checks["volume_threshold"] == 100_000 else 100_000
-    rules.save(etf, reason="benchmark live-apply probe")
+    versions.save(etf, reason="benchmark live-apply probe")
     return time.time(), etf.version
 
 

@@ -6,18 +6,27 @@ from pathlib import Path
 from tickstock_ops import embedded_redis, env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("TICKSTOCK_VAR_DIR", BASE_DIR / "var"))
 ENV = os.environ
+VAR_DIR = Path(env.env_str(ENV, "TICKSTOCK_VAR_DIR") or BASE_DIR / "var")
 
 try:
     DEBUG = env.env_flag(ENV, "DEBUG")
-    SECRET_KEY = ENV.get("SECRET_KEY") or ("dev-only-insecure-key" if DEBUG else "")
+    SECRET_KEY = env.env_str(ENV, "SECRET_KEY", "dev-only-insecure-key" if DEBUG else "")
     if not SECRET_KEY:
         raise env.ConfigError("SECRET_KEY must be set when DEBUG is off")
     DATABASES = {"default": env.database_config(ENV, VAR_DIR)}
     REDIS_URL = env.redis_url(ENV)
     POLYGON_REQUESTS_PER_MINUTE = env.env_number(ENV, "POLYGON_REQUESTS_PER_MINUTE", 5)
     SEC_REQUESTS_PER_SECOND = env.env_number(ENV, "SEC_REQUESTS_PER_SECOND", 10)
+    Q_WORKERS = env.env_int(ENV, "Q_WORKERS", 2)
+    HSTS_SECONDS = env.env_int(ENV, "SECURE_HSTS_SECONDS", 31536000)
+    # Events (docs/events.md)
+    EVENTS_STREAM_MAXLEN = env.env_int(ENV, "EVENTS_STREAM_MAXLEN", 100000)
+    EVENTS_DEDUPE_TTL_SECONDS = env.env_int(ENV, "EVENTS_DEDUPE_TTL_SECONDS", 86400)
+    EVENTS_OUTBOX_RETENTION_DAYS = env.env_int(ENV, "EVENTS_OUTBOX_RETENTION_DAYS", 7)
+    # Events for one dashboard socket within this many seconds of its last frame share the next frame.
+    DASHBOARD_COALESCE_SECONDS = env.env_number(ENV, "DASHBOARD_COALESCE_SECONDS", 0.15)
+    HEALTH_MAX_OUTBOX_LAG_SECONDS = env.env_int(ENV, "HEALTH_MAX_OUTBOX_LAG_SECONDS", 120)
 except env.ConfigError as error:
     env.exit_on_config_error(error)
 
@@ -26,10 +35,10 @@ if EMBEDDED_REDIS:
     embedded_redis.ensure_running(VAR_DIR)
     REDIS_URL = embedded_redis.url_for(VAR_DIR)
 
-ALLOWED_HOSTS = [h.strip() for h in ENV.get("ALLOWED_HOSTS", "").split(",") if h.strip()] or (
+ALLOWED_HOSTS = env.env_list(ENV, "ALLOWED_HOSTS") or (
     ["127.0.0.1", "localhost", "[::1]", "testserver"] if DEBUG else []
 )
-CSRF_TRUSTED_ORIGINS = [o.strip() for o in ENV.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+CSRF_TRUSTED_ORIGINS = env.env_list(ENV, "CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
@@ -113,7 +122,7 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env.env_flag(ENV, "SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = int(ENV.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = HSTS_SECONDS
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
@@ -122,7 +131,7 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # A process's Broadcaster rejoins the dashboard group every minute, so a crashed process's channel
         # leaves the group within five minutes instead of channels-redis' default day.
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": ENV.get("CHANNELS_PREFIX", "asgi"), "capacity": 1000,
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.env_str(ENV, "CHANNELS_PREFIX", "asgi"), "capacity": 1000,
                    "group_expiry": 300},
     }
 }
@@ -132,7 +141,7 @@ CHANNEL_LAYERS = {
 Q_CLUSTER = {
     "name": "tickstock",
     "orm": "default",
-    "workers": int(ENV.get("Q_WORKERS", "2")),
+    "workers": Q_WORKERS,
     "timeout": 300,
     "retry": 360,
     "max_attempts": 3,
@@ -143,29 +152,22 @@ Q_CLUSTER = {
     "label": "Tasks",
 }
 
-# Events (docs/events.md)
-EVENTS_STREAM_MAXLEN = int(ENV.get("EVENTS_STREAM_MAXLEN", "100000"))
-EVENTS_DEDUPE_TTL_SECONDS = int(ENV.get("EVENTS_DEDUPE_TTL_SECONDS", "86400"))
-EVENTS_OUTBOX_RETENTION_DAYS = int(ENV.get("EVENTS_OUTBOX_RETENTION_DAYS", "7"))
 DASHBOARD_GROUP = "dashboard"
-# Events for one dashboard socket within this many seconds of its last frame share the next frame.
-DASHBOARD_COALESCE_SECONDS = float(ENV.get("DASHBOARD_COALESCE_SECONDS", "0.15"))
-HEALTH_MAX_OUTBOX_LAG_SECONDS = int(ENV.get("HEALTH_MAX_OUTBOX_LAG_SECONDS", "120"))
 
 # Sources (docs/configuration.md)
-POLYGON_API_KEY = ENV.get("POLYGON_API_KEY", "")
-POLYGON_BASE_URL = ENV.get("POLYGON_BASE_URL", "https://api.polygon.io")
-SEC_USER_AGENT = ENV.get("SEC_USER_AGENT", "TickStock Ops ops@example.com")
-SEC_BASE_URL = ENV.get("SEC_BASE_URL", "https://www.sec.gov")
-SEC_DATA_URL = ENV.get("SEC_DATA_URL", "https://data.sec.gov")
-NASDAQ_BASE_URL = ENV.get("NASDAQ_BASE_URL", "https://api.nasdaq.com")
-NEWS_FEED_URLS = [u.strip() for u in ENV.get("NEWS_FEED_URLS", "").split(",") if u.strip()]
+POLYGON_API_KEY = env.env_str(ENV, "POLYGON_API_KEY")
+POLYGON_BASE_URL = env.env_str(ENV, "POLYGON_BASE_URL", "https://api.polygon.io")
+SEC_USER_AGENT = env.env_str(ENV, "SEC_USER_AGENT", "TickStock Ops ops@example.com")
+SEC_BASE_URL = env.env_str(ENV, "SEC_BASE_URL", "https://www.sec.gov")
+SEC_DATA_URL = env.env_str(ENV, "SEC_DATA_URL", "https://data.sec.gov")
+NASDAQ_BASE_URL = env.env_str(ENV, "NASDAQ_BASE_URL", "https://api.nasdaq.com")
+NEWS_FEED_URLS = env.env_list(ENV, "NEWS_FEED_URLS")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": ENV.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.env_str(ENV, "LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

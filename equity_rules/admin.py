@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from equity_rules import conf, queue, rules
+from equity_rules import conf, queue, versions
 from equity_rules.forms import EquityTypeForm, SecurityForm
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security, SlaStatus, StaleRulesError
 
@@ -53,7 +53,7 @@ class EquityTypeAdmin(admin.ModelAdmin):
         sla = getattr(obj, "sla", None)
         if sla is None or not sla.samples:
             return "no data"
-        if sla.samples < conf.sla_min_samples():
+        if sla.samples < conf.get("EQUITY_RULES_SLA_MIN_SAMPLES"):
             return f"{sla.samples} samples: too few to judge"
         if sla.breaches:
             return format_html('<strong style="color:#ba2121">breach: {}</strong>',
@@ -66,7 +66,7 @@ class EquityTypeAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change and not form.changes_rules():
             return  # no new version, no event, for a save that changes nothing
-        rules.save(obj, user=request.user, reason=form.cleaned_data["change_reason"] or "edited in the admin")
+        versions.save(obj, user=request.user, reason=form.cleaned_data["change_reason"] or "edited in the admin")
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -93,11 +93,11 @@ class EquityTypeAdmin(admin.ModelAdmin):
         if obj is None or not self.has_view_permission(request, obj):
             raise Http404("no such equity type")
         records = list(obj.history.select_related("history_user").order_by("-history_id"))
-        versions = []
+        listed = []
         for newer, older in zip(records, [*records[1:], None], strict=True):
-            versions.append({"record": newer, "changes": rules.diff(older, newer) if older else [],
-                             "previous": older.version if older else None})
-        context = {**self._context(request, obj, f"History of {obj.equity_type} rules"), "versions": versions,
+            listed.append({"record": newer, "changes": versions.diff(older, newer) if older else [],
+                           "previous": older.version if older else None})
+        context = {**self._context(request, obj, f"History of {obj.equity_type} rules"), "versions": listed,
                    "can_change": self.has_change_permission(request, obj)}
         return TemplateResponse(request, "admin/equity_rules/equitytype/history.html", context)
 
@@ -108,13 +108,13 @@ class EquityTypeAdmin(admin.ModelAdmin):
         try:
             old_version = int(request.GET.get("from", obj.version - 1))
             new_version = int(request.GET.get("to", obj.version))
-            old = rules.version_record(obj, old_version)
-            new = rules.version_record(obj, new_version)
+            old = versions.version_record(obj, old_version)
+            new = versions.version_record(obj, new_version)
         except (ValueError, LookupError) as error:
             messages.error(request, f"Cannot compare: {error}")
             return HttpResponseRedirect(reverse("admin:equity_rules_equitytype_history", args=[obj.pk]))
         context = {**self._context(request, obj, f"{obj.equity_type}: version {old_version} → {new_version}"),
-                   "old": old, "new": new, "changes": rules.diff(old, new),
+                   "old": old, "new": new, "changes": versions.diff(old, new),
                    "all_versions": obj.history.order_by("-version").values_list("version", flat=True).distinct()}
         return TemplateResponse(request, "admin/equity_rules/equitytype/diff.html", context)
 
@@ -123,13 +123,13 @@ class EquityTypeAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         try:
-            target = rules.version_record(obj, version)
+            target = versions.version_record(obj, version)
         except LookupError as error:
             raise Http404(str(error)) from None
         if request.method == "POST":
             try:
                 based_on = int(request.POST.get("based_on_version", ""))
-                saved = rules.rollback(obj.equity_type, version, user=request.user, based_on_version=based_on)
+                saved = versions.rollback(obj.equity_type, version, user=request.user, based_on_version=based_on)
             except (ValueError, StaleRulesError) as error:
                 messages.error(request, str(error) if isinstance(error, StaleRulesError)
                                else "The form did not say which version it replaces; reload the page.")
@@ -138,7 +138,7 @@ class EquityTypeAdmin(admin.ModelAdmin):
                                       f"{saved.version}. Workers use it from their next job.")
             return HttpResponseRedirect(reverse("admin:equity_rules_equitytype_history", args=[obj.pk]))
         context = {**self._context(request, obj, f"Roll {obj.equity_type} back to version {version}?"),
-                   "target": target, "changes": rules.diff(obj, target)}
+                   "target": target, "changes": versions.diff(obj, target)}
         return TemplateResponse(request, "admin/equity_rules/equitytype/rollback.html", context)
 
 

@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from equity_rules import schemas
-from equity_rules.models import EquityType, Security
+from equity_rules.models import EquityType, Security, stale_message
 
 
 class JSONEditor(forms.Textarea):
@@ -82,13 +82,11 @@ class EquityTypeForm(forms.ModelForm):
         cleaned = super().clean()
         based_on = cleaned.get("based_on_version")
         if self.instance.pk:
-            from equity_rules import rules
-
             current = EquityType.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
             if based_on is None:
                 raise ValidationError("The form did not say which version it edits; reload the page.")
             if current != based_on:
-                raise ValidationError(rules.stale_message(self.instance.pk, based_on))
+                raise ValidationError(stale_message(self.instance.pk, based_on))
             self.instance.version = based_on
         return cleaned
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from equity_rules import schemas
+from tickstock_ops.events import publish
 
 
 class StaleRulesError(Exception):
@@ -37,8 +38,6 @@ class EquityType(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         """Validate, then save as version + 1 only if nobody saved since `self.version` was read."""
-        from equity_rules import rules
-
         self.clean()
         with transaction.atomic():
             previous = None
@@ -46,11 +45,11 @@ class EquityType(models.Model):
                 previous = self.version
                 moved = EquityType.objects.filter(pk=self.pk, version=previous).update(version=F("version") + 1)
                 if not moved:
-                    raise StaleRulesError(rules.stale_message(self.pk, previous))
+                    raise StaleRulesError(stale_message(self.pk, previous))
                 self.version = previous + 1
             self.last_updated = timezone.now()
             super().save(*args, **kwargs)
-            rules.announce(self, previous)
+            _announce(self, previous)
 
     def clean(self) -> None:
         problems = {}
@@ -64,6 +63,30 @@ class EquityType(models.Model):
     @property
     def max_attempts(self) -> int:
         return int(self.retry_config.get("max_retries", 0)) + 1
+
+
+def _announce(equity_type: EquityType, previous_version: int | None) -> None:
+    """Publish `tickstock.config.rules_updated` in the saving transaction."""
+    record = equity_type.history.order_by("-history_id").select_related("history_user").first()
+    user = record.history_user if record is not None else None
+    publish("tickstock.config.rules_updated", {
+        "equity_type": equity_type.equity_type,
+        "version": equity_type.version,
+        "previous_version": previous_version,
+        "changed_by": user.get_username() if user is not None else "system",
+        "change_reason": record.history_change_reason if record is not None else None,
+    })
+
+
+def stale_message(pk: int, based_on: int) -> str:
+    latest = EquityType.history.filter(id=pk).order_by("-history_id").select_related("history_user").first()
+    if latest is None:
+        return f"Not saved: these rules were deleted while you were editing version {based_on}."
+    who = latest.history_user.get_username() if latest.history_user else "a process"
+    when = latest.history_date.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (f"Not saved: {latest.equity_type} was changed to version {latest.version} by {who} at {when} "
+            f"while you were editing version {based_on}. Reload to see that change, then apply yours again.")
+
 
 
 NOT_NEGATIVE = [MinValueValidator(0)]

@@ -29,7 +29,7 @@ class QueueFull(Exception):
 
 
 def bound_for(equity_type: EquityType) -> int:
-    return int(equity_type.processing_rules.get("queue_limit") or conf.queue_bound())
+    return int(equity_type.processing_rules.get("queue_limit") or conf.get("EQUITY_RULES_QUEUE_BOUND"))
 
 
 def enqueue(securities: Iterable[Security], *, priority: int | None = None, delay_seconds: float = 0) -> int:
@@ -75,11 +75,11 @@ def _refuse(full: list[tuple[EquityType, int, int, int]]) -> None:
 
 def claim(worker: str, *, limit: int | None = None, lease_seconds: float | None = None) -> list[ProcessingJob]:
     """Take up to `limit` due jobs, highest priority and oldest due time first, under a lease."""
-    limit = limit or conf.batch_size()
+    limit = limit or conf.get("EQUITY_RULES_BATCH_SIZE")
     now = timezone.now()
     token = uuid.uuid4()
     claim_fields = {"state": State.RUNNING, "claim_token": token, "claimed_by": worker[:100],
-                    "claimed_until": now + timedelta(seconds=lease_seconds or conf.lease_seconds()),
+                    "claimed_until": now + timedelta(seconds=lease_seconds or conf.get("EQUITY_RULES_LEASE_SECONDS")),
                     "attempts": F("attempts") + 1}
     due = ProcessingJob.objects.filter(state=State.QUEUED, scheduled_at__lte=now).order_by(
         "priority", "scheduled_at", "id")
@@ -116,9 +116,9 @@ def mark_done(jobs: list[ProcessingJob]) -> None:
 
 def backoff_seconds(retry_config: dict, attempt: int) -> float:
     """Delay before attempt `attempt + 1`: base × multiplier^(attempt − 1), capped, with ± jitter."""
-    base = float(retry_config.get("base_delay_seconds", conf.base_delay_seconds()))
+    base = float(retry_config.get("base_delay_seconds", conf.get("EQUITY_RULES_BASE_DELAY_SECONDS")))
     multiplier = float(retry_config.get("backoff_multiplier", 2))
-    cap = float(retry_config.get("max_delay_seconds", conf.max_delay_seconds()))
+    cap = float(retry_config.get("max_delay_seconds", conf.get("EQUITY_RULES_MAX_DELAY_SECONDS")))
     jitter = float(retry_config.get("jitter", 0.2))
     delay = min(cap, base * multiplier ** max(0, attempt - 1))
     return max(0.0, delay * (1 + random.uniform(-jitter, jitter)))
@@ -181,7 +181,7 @@ def cancel(jobs: Iterable[ProcessingJob]) -> int:
 def prune_finished(older_than_days: int | None = None) -> int:
     """Delete done and cancelled jobs (and their results) that finished before the retention window.
     Dead letters stay until an operator retries or deletes them."""
-    days = conf.retention_days() if older_than_days is None else older_than_days
+    days = conf.get("EQUITY_RULES_RETENTION_DAYS") if older_than_days is None else older_than_days
     cutoff = timezone.now() - timedelta(days=days)
     deleted, _ = ProcessingJob.objects.filter(state__in=[State.DONE, State.CANCELLED], finished_at__lt=cutoff).delete()
     return deleted

@@ -36,12 +36,12 @@ def figures(equity_type: str, window_minutes: int, now) -> tuple[int, float | No
 
 def check(equity_type: EquityType, now=None) -> SlaStatus:
     now = now or timezone.now()
-    window = conf.sla_window_minutes()
+    window = conf.get("EQUITY_RULES_SLA_WINDOW_MINUTES")
     samples, p50, p95, success_rate = figures(equity_type.equity_type, window, now)
     targets = equity_type.performance_targets
     target_ms, target_rate = float(targets["processing_time_ms"]), float(targets["success_rate"])
     breaches = []
-    if samples >= conf.sla_min_samples():
+    if samples >= conf.get("EQUITY_RULES_SLA_MIN_SAMPLES"):
         if p95 > target_ms:
             breaches.append({"metric": "processing_time_ms", "target": target_ms, "actual": p95})
         if success_rate < target_rate:

@@ -2,7 +2,7 @@
 
 from dataclasses import asdict
 
-from equity_rules import queue, scheduling, sla
+from equity_rules import enqueue, queue, sla
 from equity_rules.worker import Worker
 
 
@@ -12,7 +12,7 @@ def process_queue(max_seconds: float = 50) -> dict:
 
 
 def enqueue_due() -> dict:
-    return scheduling.enqueue_due()
+    return enqueue.enqueue_due()
 
 
 def check_sla() -> list[dict]:

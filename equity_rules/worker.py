@@ -33,13 +33,13 @@ class Worker:
     def __init__(self, name: str | None = None, *, batch_size: int | None = None, lease_seconds: float | None = None,
                  poll_seconds: float | None = None):
         self.name = name or worker_name()
-        self.batch_size = batch_size or conf.batch_size()
-        self.lease_seconds = lease_seconds or conf.lease_seconds()
-        self.poll_seconds = conf.poll_seconds() if poll_seconds is None else poll_seconds
+        self.batch_size = batch_size or conf.get("EQUITY_RULES_BATCH_SIZE")
+        self.lease_seconds = lease_seconds or conf.get("EQUITY_RULES_LEASE_SECONDS")
+        self.poll_seconds = conf.get("EQUITY_RULES_POLL_SECONDS") if poll_seconds is None else poll_seconds
         self.totals = WorkerTotals()
         self.stopping = False
         self._next_rescue = 0.0
-        self._next_sla = time.monotonic() + conf.sla_check_seconds()
+        self._next_sla = time.monotonic() + conf.get("EQUITY_RULES_SLA_CHECK_SECONDS")
 
     def stop(self, *_args) -> None:
         """Finish the batch in hand, then return (SIGTERM/SIGINT)."""
@@ -99,4 +99,4 @@ class Worker:
             self._next_rescue = now + max(1.0, self.lease_seconds / 4)
         if now >= self._next_sla:
             sla.check_all()
-            self._next_sla = now + conf.sla_check_seconds()
+            self._next_sla = now + conf.get("EQUITY_RULES_SLA_CHECK_SECONDS")

@@ -20,11 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tickstock_ops import conf
 from tickstock_ops.events import publish, publish_many
 from tickstock_ops.models import Alert, AlertActivity
 
@@ -37,7 +37,7 @@ class AlertActionError(ValueError):
 
 
 def repeat_interval() -> timedelta:
-    return timedelta(seconds=getattr(settings, "ALERTS_REPEAT_INTERVAL_SECONDS", 4 * 3600))
+    return timedelta(seconds=conf.get("ALERTS_REPEAT_INTERVAL_SECONDS"))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Reading the environment (docs/configuration.md) into settings, with one clear line per mistake."""
+"""Reading the environment (docs/configuration.md) into settings, with one clear line per mistake.
+
+Every environment variable is read through these helpers, in `config/settings.py` only; code elsewhere reads
+Django settings, with each app's defaults in its `conf.py` (see `tickstock_ops.conf.setting`)."""
 
 import os
 import sys
@@ -34,6 +37,22 @@ def env_number(env: dict, name: str, default: float) -> float:
     if number < 0:
         raise ConfigError(f"{name}={value!r} must not be negative")
     return number
+
+
+def env_int(env: dict, name: str, default: int) -> int:
+    number = env_number(env, name, default)
+    if number != int(number):
+        raise ConfigError(f"{name}={env.get(name)!r} is not a whole number")
+    return int(number)
+
+
+def env_str(env: dict, name: str, default: str = "") -> str:
+    return env.get(name) or default
+
+
+def env_list(env: dict, name: str) -> list[str]:
+    """A comma-separated variable as a list, blanks dropped."""
+    return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
 
 
 def database_config(env: dict, var_dir: Path) -> dict:

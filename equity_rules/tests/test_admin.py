@@ -3,7 +3,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from equity_rules import rules
+from equity_rules import versions
 from equity_rules.models import EquityType, ProcessingJob
 from equity_rules.tests.conftest import make_security
 from tickstock_ops.models import OutboxEvent
@@ -91,7 +91,7 @@ def test_an_edit_based_on_a_stale_version_is_refused_with_who_changed_it(admin_c
     stale_form = form_data(etf, priority_level=4)
     bob = django_user_model.objects.create_user("bob")
     etf.priority_level = 2
-    rules.save(etf, user=bob)
+    versions.save(etf, user=bob)
 
     response = admin_client_logged_in.post(change_url(etf), stale_form)
     page = response.content.decode()
@@ -130,7 +130,7 @@ def test_history_lists_versions_with_who_and_changes_then_diff_and_rollback(admi
 def test_a_rollback_confirmed_on_a_stale_page_is_refused(admin_client_logged_in):
     etf = EquityType.objects.get(equity_type="etf")
     etf.priority_level = 2
-    rules.save(etf)
+    versions.save(etf)
     response = admin_client_logged_in.post(reverse("admin:equity_rules_rollback", args=[etf.pk, 1]),
                                            {"based_on_version": 1}, follow=True)
     assert "while you were editing version 1" in response.content.decode()

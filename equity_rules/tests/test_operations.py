@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from config import bootstrap
-from equity_rules import demo, scheduling, tasks
+from equity_rules import demo, enqueue, tasks
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security
 
 pytestmark = pytest.mark.django_db
@@ -34,14 +34,14 @@ def test_schedules_are_created_once_by_the_bootstrap():
 
 def test_enqueue_due_follows_update_frequency_and_skips_securities_already_waiting():
     demo.load()
-    report = scheduling.enqueue_due()
+    report = enqueue.enqueue_due()
     assert report == {kind: Security.objects.filter(equity_type__equity_type=kind).count()
                       for kind in EquityType.objects.values_list("equity_type", flat=True)}
 
-    again = scheduling.enqueue_due()
+    again = enqueue.enqueue_due()
     assert again == {"etf": 0, "common_stock": 0}  # realtime: due, but every security already waits
 
-    later = scheduling.enqueue_due(now=timezone.now() + timedelta(minutes=6))
+    later = enqueue.enqueue_due(now=timezone.now() + timedelta(minutes=6))
     assert set(later) == {"etf", "common_stock", "adr"}  # 5m types are due again; 15m, 1h and daily are not
 
 
@@ -64,14 +64,14 @@ def test_tasks_drain_the_queue_and_check_the_sla():
 def test_the_process_queue_command_reports_what_it_did(capsys):
     demo.load()
     Security.objects.exclude(symbol="SPY").update(is_active=False)
-    scheduling.enqueue_due()
+    enqueue.enqueue_due()
     call_command("process_queue", "--once")
     assert "1 processed, 0 to retry, 0 dead-lettered" in capsys.readouterr().out
 
 
 def test_pruning_keeps_dead_letters_and_recent_work():
     demo.load()
-    scheduling.enqueue_due()
+    enqueue.enqueue_due()
     tasks.process_queue(max_seconds=30)
     ProcessingJob.objects.filter(symbol="SPY").update(state="dead")
     ProcessingJob.objects.update(finished_at=timezone.now() - timedelta(days=30))

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from equity_rules import processing, queue, rules
+from equity_rules import processing, queue, versions
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult
 from equity_rules.tests.conftest import make_security
 from tickstock_ops.models import OutboxEvent
@@ -93,7 +93,7 @@ def test_a_rule_change_applies_to_the_next_batch():
     processing.run_batch("w")
     etf = EquityType.objects.get(equity_type="etf")
     etf.processing_rules["validation_rules"]["aum_minimum"] = 10_000_000
-    rules.save(etf)
+    versions.save(etf)
     queue.enqueue([tiny])
     processing.run_batch("w")
     first, second = ProcessingResult.objects.order_by("id")

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from equity_rules import api, rules
+from equity_rules import api, versions
 from equity_rules.models import EquityType, StaleRulesError
 from tickstock_ops.models import OutboxEvent
 
@@ -33,7 +33,7 @@ def test_every_save_is_a_new_version_with_who_and_an_event(django_user_model):
     alice = django_user_model.objects.create_user("alice")
     etf = EquityType.objects.get(equity_type="etf")
     etf.processing_rules["validation_rules"]["aum_minimum"] = 75_000_000
-    rules.save(etf, user=alice, reason="tighter AUM floor")
+    versions.save(etf, user=alice, reason="tighter AUM floor")
 
     etf.refresh_from_db()
     assert etf.version == 2
@@ -61,11 +61,11 @@ def test_a_save_based_on_a_stale_version_is_refused_and_loses_nothing(django_use
     bobs_copy = EquityType.objects.get(equity_type="etf")
 
     bobs_copy.priority_level = 2
-    rules.save(bobs_copy, user=bob)
+    versions.save(bobs_copy, user=bob)
     alices_copy.performance_targets["processing_time_ms"] = 900
     with pytest.raises(StaleRulesError, match=r"etf was changed to version 2 by bob at .* while you were editing "
                                               r"version 1\. Reload"):
-        rules.save(alices_copy)
+        versions.save(alices_copy)
 
     stored = EquityType.objects.get(equity_type="etf")
     assert (stored.version, stored.priority_level, stored.performance_targets["processing_time_ms"]) == (2, 2, 500)
@@ -76,9 +76,9 @@ def test_rollback_restores_an_old_version_as_a_new_one():
     etf = EquityType.objects.get(equity_type="etf")
     etf.processing_rules["validation_rules"]["expense_ratio_max"] = 1.0
     etf.priority_level = 3
-    rules.save(etf)
+    versions.save(etf)
 
-    restored = rules.rollback("etf", 1)
+    restored = versions.rollback("etf", 1)
 
     assert restored.version == 3
     assert restored.processing_rules["validation_rules"]["expense_ratio_max"] == 2.0
@@ -91,12 +91,12 @@ def test_rollback_restores_an_old_version_as_a_new_one():
 
 def test_rollback_refuses_an_unknown_version_and_a_stale_base():
     with pytest.raises(LookupError, match="etf has no version 7"):
-        rules.rollback("etf", 7)
+        versions.rollback("etf", 7)
     etf = EquityType.objects.get(equity_type="etf")
     etf.priority_level = 2
-    rules.save(etf)
+    versions.save(etf)
     with pytest.raises(StaleRulesError, match="while you were editing version 1"):
-        rules.rollback("etf", 1, based_on_version=1)
+        versions.rollback("etf", 1, based_on_version=1)
     assert EquityType.objects.get(equity_type="etf").version == 2
 
 
@@ -105,9 +105,9 @@ def test_diff_lists_changed_added_and_removed_keys_by_path():
     etf.processing_rules["validation_rules"]["aum_minimum"] = 60_000_000
     etf.processing_rules["quality"] = {"gap_pct": 5}
     del etf.processing_rules["enrichment"]["sector_allocation"]
-    rules.save(etf)
+    versions.save(etf)
 
-    changes = rules.diff(rules.version_record(etf, 1), rules.version_record(etf, 2))
+    changes = versions.diff(versions.version_record(etf, 1), versions.version_record(etf, 2))
     assert [(c.path, c.kind, c.old, c.new) for c in changes if c.kind == "changed"] == [
         ("processing_rules.validation_rules.aum_minimum", "changed", 50000000, 60000000)]
     assert {(c.path, c.kind) for c in changes} == {
@@ -121,7 +121,7 @@ def test_current_rules_reads_the_committed_rules_fresh_each_time():
     assert api.current_rules("etf")["validation_rules"]["aum_minimum"] == 50000000
     etf = EquityType.objects.get(equity_type="etf")
     etf.processing_rules["quality"] = {"price_move_pct": 12}
-    rules.save(etf)
+    versions.save(etf)
     assert api.current_rules("etf")["quality"] == {"price_move_pct": 12}
     assert api.current_rules("no_such_type") is None
 
@@ -161,7 +161,7 @@ def test_concurrent_saves_from_two_connections_let_exactly_one_win():
             copy.priority_level = priority
             barrier.wait()
             with transaction.atomic():
-                rules.save(copy)
+                versions.save(copy)
             outcomes.append(("saved", priority))
         except StaleRulesError as error:
             outcomes.append(("refused", str(error)))

@@ -10,7 +10,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q
 
-from equity_rules import queue, rules
+from equity_rules import queue, versions
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security
 from equity_rules.tests.conftest import make_security
 from tickstock_ops import testing
@@ -53,11 +53,11 @@ def test_a_running_worker_follows_rule_changes_and_rollbacks_from_the_next_job()
 
         etf = EquityType.objects.get(equity_type="etf")
         etf.processing_rules["validation_rules"]["aum_minimum"] = 10_000_000
-        rules.save(etf, reason="smaller funds welcome")
+        versions.save(etf, reason="smaller funds welcome")
         second = result_for(enqueue_one(tiny))
         assert (second.rules_version, second.passed, second.reasons) == (2, True, [])
 
-        rules.rollback("etf", 1)
+        versions.rollback("etf", 1)
         third = result_for(enqueue_one(tiny))
         assert (third.rules_version, third.passed) == (3, False)
 

@@ -1,6 +1,6 @@
 """The IPO monitor's own settings, each overridable in Django settings (and so in tests)."""
 
-from django.conf import settings
+from tickstock_ops.conf import setting
 
 DEFAULTS = {
     # Seconds to connect / read before a source request counts as a timeout.
@@ -32,7 +32,7 @@ DEFAULTS = {
 
 
 def get(name: str):
-    return getattr(settings, name, DEFAULTS[name])
+    return setting(name, DEFAULTS)
 
 
 def volume_threshold(equity_type: str) -> int:

@@ -2,6 +2,8 @@
 
 from django.conf import settings
 
+from tickstock_ops.conf import setting
+
 # Threshold defaults when an equity type's `quality` rules say nothing (docs/quality-checks.md).
 DEFAULT_THRESHOLDS = {
     "price_move_pct": 20.0,
@@ -20,11 +22,7 @@ def thresholds() -> dict:
     return {**DEFAULT_THRESHOLDS, **getattr(settings, "QUALITY_THRESHOLDS", {})}
 
 
-def get(name: str):
-    return getattr(settings, name, _DEFAULTS[name])
-
-
-_DEFAULTS = {
+DEFAULTS = {
     "QUALITY_DEFAULT_SOURCE": "csv",
     "QUALITY_DEFAULT_EXCHANGE": "XNYS",
     "QUALITY_DEFAULT_EQUITY_TYPE": "common_stock",
@@ -55,3 +53,7 @@ _DEFAULTS = {
     "QUALITY_SOURCE_STALE_SHARE": 0.5,
     "QUALITY_LOAD_CHUNK_ROWS": 100_000,
 }
+
+
+def get(name: str):
+    return setting(name, DEFAULTS)

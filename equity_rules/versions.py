@@ -1,4 +1,4 @@
-"""Rules as versioned data: saving announces the change, rollback restores an old version as a new one,
+"""Rules as versioned data: a save is a new version, rollback restores an old version as a new one,
 and a diff shows what changed between two versions, key by key."""
 
 import json
@@ -6,33 +6,9 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from equity_rules.models import EquityType, StaleRulesError
-from tickstock_ops.events import publish
+from equity_rules.models import EquityType, StaleRulesError, stale_message
 
 RULE_FIELDS = ["name", "processing_rules", "priority_level", "retry_config", "performance_targets"]
-
-
-def announce(equity_type: EquityType, previous_version: int | None) -> None:
-    """Publish `tickstock.config.rules_updated` in the saving transaction (called by EquityType.save)."""
-    record = equity_type.history.order_by("-history_id").select_related("history_user").first()
-    user = record.history_user if record is not None else None
-    publish("tickstock.config.rules_updated", {
-        "equity_type": equity_type.equity_type,
-        "version": equity_type.version,
-        "previous_version": previous_version,
-        "changed_by": user.get_username() if user is not None else "system",
-        "change_reason": record.history_change_reason if record is not None else None,
-    })
-
-
-def stale_message(pk: int, based_on: int) -> str:
-    latest = EquityType.history.filter(id=pk).order_by("-history_id").select_related("history_user").first()
-    if latest is None:
-        return f"Not saved: these rules were deleted while you were editing version {based_on}."
-    who = latest.history_user.get_username() if latest.history_user else "a process"
-    when = latest.history_date.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (f"Not saved: {latest.equity_type} was changed to version {latest.version} by {who} at {when} "
-            f"while you were editing version {based_on}. Reload to see that change, then apply yours again.")
 
 
 def save(equity_type: EquityType, *, user=None, reason: str = "") -> EquityType:

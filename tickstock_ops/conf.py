@@ -1,0 +1,24 @@
+"""Tunables that are not deployment configuration: Django settings, with defaults kept beside the code.
+
+Every app keeps its defaults in its own `conf.py` as a `DEFAULTS` dict and reads them with `get(name)`, which
+returns the Django setting of that name when one is set (tests override them with pytest-django's `settings`).
+Environment variables are read only in `config/settings.py`, through `tickstock_ops.env`.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS = {
+    # A firing alert that keeps being seen is announced again (a new `tickstock.alert.firing`) after this long.
+    "ALERTS_REPEAT_INTERVAL_SECONDS": 4 * 3600,
+}
+
+
+def setting(name: str, defaults: dict[str, Any]) -> Any:
+    """The Django setting `name`, else its entry in `defaults` (a KeyError names a setting nobody defined)."""
+    return getattr(settings, name, defaults[name])
+
+
+def get(name: str) -> Any:
+    return setting(name, DEFAULTS)
