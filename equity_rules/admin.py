@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from equity_rules import conf, queue, versions
 from equity_rules.forms import EquityTypeForm, SecurityForm
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security, SlaStatus, StaleRulesError
+from tickstock_ops.admin_base import RecordAdmin
 
 
 @admin.register(EquityType)
@@ -174,7 +175,7 @@ class SecurityAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProcessingJob)
-class ProcessingJobAdmin(admin.ModelAdmin):
+class ProcessingJobAdmin(RecordAdmin):
     list_display = ("id", "symbol", "equity_type", "state", "priority", "scheduled_at", "attempts", "max_attempts",
                     "claimed_by", "claimed_until", "short_error")
     list_filter = ("state", "equity_type")
@@ -185,9 +186,6 @@ class ProcessingJobAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in ProcessingJob._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.display(description="last error")
     def short_error(self, obj):
@@ -209,7 +207,7 @@ class ProcessingJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProcessingResult)
-class ProcessingResultAdmin(admin.ModelAdmin):
+class ProcessingResultAdmin(RecordAdmin):
     list_display = ("symbol", "equity_type", "rules_version", "attempt", "succeeded", "passed", "duration_ms",
                     "worker", "finished_at")
     list_filter = ("equity_type", "succeeded", "passed")
@@ -219,12 +217,9 @@ class ProcessingResultAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in ProcessingResult._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(SlaStatus)
-class SlaStatusAdmin(admin.ModelAdmin):
+class SlaStatusAdmin(RecordAdmin):
     list_display = ("equity_type", "samples", "p50_ms", "p95_ms", "target_processing_time_ms", "success_rate",
                     "target_success_rate", "breach", "window_minutes", "checked_at")
 
@@ -234,6 +229,3 @@ class SlaStatusAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in SlaStatus._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

@@ -6,18 +6,16 @@ from django.contrib.admin.helpers import ActionForm
 from django.utils import timezone
 
 from tickstock_ops import alerts
+from tickstock_ops.admin_base import RecordAdmin, RecordInline
 from tickstock_ops.models import Alert, AlertActivity, OutboxEvent
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(RecordAdmin):
     list_display = ("id", "type", "occurred_at", "published_at", "attempts", "last_error")
     list_filter = ("type", ("published_at", admin.EmptyFieldListFilter))
     search_fields = ("event_id", "type")
     readonly_fields = [f.name for f in OutboxEvent._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 class SilenceFields(forms.Form):
@@ -31,19 +29,14 @@ class AlertActionForm(ActionForm, SilenceFields):
     """The admin's action menu with the inputs the silence action needs beside it."""
 
 
-class AlertActivityInline(admin.TabularInline):
+class AlertActivityInline(RecordInline):
     model = AlertActivity
     fields = ("at", "action", "actor", "note")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(RecordAdmin):
     list_display = ("title", "severity", "state", "source", "count", "silenced_until", "inhibited_by",
                     "acknowledged_by", "first_seen", "last_seen")
     list_filter = ("state", "severity", "source", ("silenced_until", admin.EmptyFieldListFilter),
@@ -54,9 +47,6 @@ class AlertAdmin(admin.ModelAdmin):
     inlines = [AlertActivityInline]
     action_form = AlertActionForm
     actions = ["acknowledge", "unacknowledge", "silence", "unsilence", "resolve"]
-
-    def has_add_permission(self, request):
-        return False
 
     def _each(self, request, queryset, verb: str, apply) -> None:
         done, refused = 0, []
@@ -103,15 +93,12 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertActivity)
-class AlertActivityAdmin(admin.ModelAdmin):
+class AlertActivityAdmin(RecordAdmin):
     list_display = ("at", "alert", "action", "actor", "note")
     list_filter = ("action",)
     list_select_related = ("alert", "actor")
     search_fields = ("alert__fingerprint", "note")
     readonly_fields = ("alert", "at", "action", "actor", "note")
-
-    def has_add_permission(self, request):
-        return False
 
     def has_change_permission(self, request, obj=None):
         return False

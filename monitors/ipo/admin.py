@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from monitors.ipo import refresh
 from monitors.ipo.models import IPO, SOURCE_CHOICES, Conflict, ScanRun, SourceDay, SourceRecord, StatusChange
+from tickstock_ops.admin_base import RecordInline
 
 
 class SourceFilter(admin.SimpleListFilter):
@@ -17,36 +18,21 @@ class SourceFilter(admin.SimpleListFilter):
         return queryset
 
 
-class SourceRecordInline(admin.TabularInline):
+class SourceRecordInline(RecordInline):
     model = SourceRecord
-    extra = 0
     fields = ("source", "key", "kind", "fetched_at", "first_seen", "note", "raw")
     readonly_fields = ("source", "key", "kind", "fetched_at", "first_seen", "note", "raw")
-    can_delete = False
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(RecordInline):
     model = StatusChange
-    extra = 0
     readonly_fields = ("from_status", "to_status", "at", "source", "note")
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class ConflictInline(admin.TabularInline):
+class ConflictInline(RecordInline):
     model = Conflict
-    extra = 0
     readonly_fields = ("field", "values", "chosen_source", "chosen_value", "first_seen", "last_seen", "resolved")
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(IPO)

@@ -3,6 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from monitors.quality.models import Anomaly, CorporateAction, DailySummary, Report, Scan
+from tickstock_ops.admin_base import RecordAdmin, RecordInline
 
 
 def symbol_history(symbol: str) -> str:
@@ -33,20 +34,15 @@ class CorporateActionAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
 
 
-class AnomalyInline(admin.TabularInline):
+class AnomalyInline(RecordInline):
     model = Anomaly
     fields = ("anomaly_type", "severity", "ts", "value", "threshold", "detail", "first_seen")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Scan)
-class ScanAdmin(admin.ModelAdmin):
+class ScanAdmin(RecordAdmin):
     list_display = ("id", "kind", "interval", "as_of", "since", "symbols_scanned", "anomaly_count", "mean_overall",
                     "duration_s")
     list_filter = ("kind", "interval")
@@ -62,12 +58,9 @@ class ScanAdmin(admin.ModelAdmin):
         url = reverse("admin:quality_report_changelist") + f"?scan__id__exact={scan.pk}"
         return format_html('<a href="{}">{} reports</a>', url, scan.symbols_scanned)
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(RecordAdmin):
     list_display = ("symbol", "scan_as_of", "overall_score", "price_score", "volume_score", "freshness_score",
                     "anomaly_total", "history")
     list_filter = (ScoreFilter, "scan__interval", "scan__kind", "equity_type")
@@ -95,12 +88,9 @@ class ReportAdmin(admin.ModelAdmin):
     def history(self, report: Report):
         return symbol_history(report.symbol)
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(Anomaly)
-class AnomalyAdmin(admin.ModelAdmin):
+class AnomalyAdmin(RecordAdmin):
     list_display = ("symbol", "anomaly_type", "severity", "interval", "ts", "value", "threshold", "source",
                     "first_seen", "history")
     list_filter = ("anomaly_type", "severity", "interval", "first_seen", "source")
@@ -113,9 +103,6 @@ class AnomalyAdmin(admin.ModelAdmin):
     def history(self, anomaly: Anomaly):
         url = reverse("admin:quality_anomaly_changelist") + f"?symbol__exact={anomaly.symbol}"
         return format_html('<a href="{}">{} anomalies</a>', url, anomaly.symbol)
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(DailySummary)
