@@ -29,6 +29,7 @@ from tickstock_ops.events import publish, publish_many
 from tickstock_ops.models import Alert, AlertActivity
 
 OPEN_STATES = (Alert.State.FIRING, Alert.State.ACKNOWLEDGED)
+LOOKUP_CHUNK = 2000  # fingerprints per IN (…): well inside SQLite's limit on query parameters
 Action = AlertActivity.Action
 
 
@@ -140,16 +141,36 @@ def _open_or_count(firings: list[Firing]) -> list[Alert]:
 
 def resolve(fingerprint: str, *, actor=None, note: str = "") -> bool:
     """Mark the alert resolved (its condition cleared, or an operator says so); False if nothing was open."""
+    return bool(resolve_many([fingerprint], actor=actor, note=note))
+
+
+def resolve_many(fingerprints: list[str], *, actor=None, note: str = "") -> list[Alert]:
+    """`resolve()` for many alerts at once (what one scan no longer sees), in a few queries and one transaction;
+    returns the alerts that were open and are resolved now, in the order of `fingerprints`."""
+    order = {fingerprint: index for index, fingerprint in enumerate(dict.fromkeys(fingerprints))}
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().filter(fingerprint=fingerprint, state__in=OPEN_STATES).first()
-        if alert is None:
-            return False
-        alert.state, alert.resolved_at = Alert.State.RESOLVED, timezone.now()
-        alert.save(update_fields=["state", "resolved_at"])
-        _record(alert, Action.RESOLVED, actor, note or ("" if actor else "condition cleared"))
-        _release_inhibited(alert)
-        publish("tickstock.alert.resolved", _payload(alert, actor))
-    return True
+        found: list[Alert] = []
+        wanted = list(order)
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            found += (Alert.objects.select_for_update(of=("self",))
+                      .select_related("acknowledged_by", "inhibited_by")
+                      .filter(fingerprint__in=wanted[start:start + LOOKUP_CHUNK], state__in=OPEN_STATES)
+                      .order_by("pk"))  # every resolver locks in one order: no deadlock between two of them
+        if not found:
+            return []
+        found.sort(key=lambda alert: order[alert.fingerprint])
+        now = timezone.now()
+        for alert in found:
+            alert.state, alert.resolved_at = Alert.State.RESOLVED, now
+        for start in range(0, len(found), LOOKUP_CHUNK):
+            Alert.objects.filter(pk__in=[alert.pk for alert in found[start:start + LOOKUP_CHUNK]]).update(
+                state=Alert.State.RESOLVED, resolved_at=now)
+        reason = (note or ("" if actor else "condition cleared"))[:300]
+        AlertActivity.objects.bulk_create([AlertActivity(alert=alert, action=Action.RESOLVED, actor=actor,
+                                                         note=reason) for alert in found], batch_size=LOOKUP_CHUNK)
+        _release_inhibited()
+        publish_many("tickstock.alert.resolved", [_payload(alert, actor) for alert in found])
+    return found
 
 
 def acknowledge(alert: Alert, actor, note: str = "") -> Alert:
@@ -328,10 +349,13 @@ def _inhibitor_of(alert: Alert, candidates: list[Alert]) -> Alert | None:
     return None
 
 
-def _release_inhibited(alert: Alert) -> None:
-    for target in Alert.objects.filter(inhibited_by=alert):
-        Alert.objects.filter(pk=target.pk).update(inhibited_by=None)
-        _record(target, Action.UNINHIBITED, note=f"{alert.fingerprint} resolved")
+def _release_inhibited() -> None:
+    """Alerts inhibited under an alert that has just resolved are inhibited no more."""
+    released = list(Alert.objects.filter(inhibited_by__state=Alert.State.RESOLVED)
+                    .values_list("pk", "inhibited_by__fingerprint"))
+    Alert.objects.filter(pk__in=[pk for pk, _ in released]).update(inhibited_by=None)
+    AlertActivity.objects.bulk_create([AlertActivity(alert_id=pk, action=Action.UNINHIBITED, note=f"{by} resolved")
+                                       for pk, by in released])
 
 
 def _locked(alert: Alert) -> Alert:

@@ -322,12 +322,11 @@ def _alert(findings, scanned, interval, types, scan, profiles) -> None:
     scanned_set = set(scanned)
     open_alerts = Alert.objects.filter(source="quality", fingerprint__startswith="quality:").exclude(
         state=Alert.State.RESOLVED).values_list("fingerprint", "labels")
-    for fp, labels in open_alerts:
-        if fp in firing or labels.get("interval", "1d") != interval or labels.get("anomaly_type") not in types:
-            continue
-        if "symbol" in labels and labels["symbol"] not in scanned_set:
-            continue
-        alerts.resolve(fp)
+    alerts.resolve_many([
+        fp for fp, labels in open_alerts
+        if fp not in firing and labels.get("interval", "1d") == interval and labels.get("anomaly_type") in types
+        and ("symbol" not in labels or labels["symbol"] in scanned_set)
+    ])
 
 
 def source_fingerprint(source: str, interval: str) -> str:

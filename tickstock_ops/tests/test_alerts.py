@@ -240,3 +240,40 @@ def test_an_alert_opened_by_another_process_meanwhile_counts_as_a_sighting(monke
 
     assert raced and Alert.objects.count() == 1
     assert Alert.objects.get(pk=alert.pk).count == 2 and alert.count == 2
+
+
+def test_resolve_many_resolves_a_batch_as_resolve_would_in_a_few_queries(operator, django_assert_max_num_queries):
+    source_alert = stale(None)
+    inhibited = stale("AAA")
+    acknowledged = alerts.fire("quality:price_gap:BBB", source="quality", title="BBB gap",
+                               labels={"symbol": "BBB", "anomaly_type": "price_gap"})
+    alerts.acknowledge(acknowledged, operator, "on it")
+    already = alerts.fire("quality:price_gap:CCC", source="quality", title="CCC gap")
+    alerts.resolve(already.fingerprint)
+    many = [alerts.fire(f"quality:price_gap:S{i}", source="quality", title=f"S{i} gap") for i in range(50)]
+    OutboxEvent.objects.all().delete()
+    wanted = [acknowledged.fingerprint, source_alert.fingerprint, already.fingerprint, "quality:never:seen"] + [
+        alert.fingerprint for alert in many]
+
+    with django_assert_max_num_queries(10):
+        resolved = alerts.resolve_many(wanted)
+
+    assert [alert.fingerprint for alert in resolved] == [wanted[0], wanted[1]] + wanted[4:]
+    assert Alert.objects.filter(state="resolved").count() == 53
+    inhibited.refresh_from_db()
+    assert inhibited.state == "firing" and inhibited.inhibited_by is None
+    assert actions(inhibited) == ["fired", "inhibited", "uninhibited"]
+    assert actions(acknowledged) == ["fired", "acknowledged", "resolved"]
+    events = alert_events("resolved")
+    assert [event["fingerprint"] for event in events] == [alert.fingerprint for alert in resolved]
+    assert events[0]["acknowledged_by"] == "ops" and events[0]["state"] == "resolved"
+    assert alerts.resolve_many(wanted) == [] and len(alert_events("resolved")) == len(resolved) == 52
+
+
+def test_an_operator_resolving_is_recorded_with_the_operator_and_note(operator):
+    alert = alerts.fire("ipo:source:sec", source="ipo", title="SEC down")
+    assert alerts.resolve(alert.fingerprint, actor=operator, note="vendor fixed it") is True
+    [event] = alert_events("resolved")
+    assert event["actor"] == "ops" and event["state"] == "resolved"
+    activity = alert.activity.get(action="resolved")
+    assert activity.actor == operator and activity.note == "vendor fixed it"
