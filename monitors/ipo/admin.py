@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from monitors.ipo import refresh
+from monitors.ipo import admin_actions
 from monitors.ipo.models import IPO, SOURCE_CHOICES, Conflict, ScanRun, SourceDay, SourceRecord, StatusChange
 from tickstock_ops.admin_base import RecordInline
 
@@ -60,11 +60,11 @@ class IPOAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change and form.changed_data:
-            refresh.record_manual_edit(obj, form.changed_data, request.user.get_username())
+            admin_actions.record_manual_edit(obj, form.changed_data, request.user.get_username())
 
     @admin.action(description="Re-fetch from the sources")
     def refetch(self, request, queryset):
-        outcome = refresh.refetch(list(queryset))
+        outcome = admin_actions.refetch(list(queryset))
         level = messages.WARNING if outcome.errors else messages.SUCCESS
         text = f"Re-fetched {outcome.refreshed} IPO(s)."
         if outcome.errors:
@@ -73,7 +73,7 @@ class IPOAdmin(admin.ModelAdmin):
 
     @admin.action(description="Re-enrich (sector, market cap, eligibility)")
     def reenrich(self, request, queryset):
-        count = refresh.reenrich(list(queryset))
+        count = admin_actions.reenrich(list(queryset))
         self.message_user(request, f"Re-enriched {count} IPO(s).", messages.SUCCESS)
 
 

@@ -2,6 +2,9 @@
 
 from tickstock_ops.conf import setting
 
+from equity_rules import api
+from tickstock_ops.http import Limits
+
 DEFAULTS = {
     # Seconds to connect / read before a source request counts as a timeout.
     "IPO_HTTP_CONNECT_TIMEOUT": 5.0,
@@ -12,6 +15,13 @@ DEFAULTS = {
     "IPO_HTTP_BACKOFF_MAX": 60.0,
     # A Retry-After longer than this is not waited for: the request fails as retryable instead.
     "IPO_HTTP_RETRY_AFTER_MAX": 120.0,
+    # Total seconds for one request with its retries and its whole body, however slowly the bytes arrive.
+    "IPO_HTTP_REQUEST_DEADLINE": 120.0,
+    # Total seconds for one source's unit of work (a day's index and its filers, a calendar month, a window),
+    # and for a whole scan or backfill: the schedule runs a scan twice a day, a backfill is run by hand.
+    "IPO_FETCH_DEADLINE": 900.0,
+    "IPO_SCAN_DEADLINE": 3600.0,
+    "IPO_BACKFILL_DEADLINE": 6 * 3600.0,
     # Nasdaq hangs on unknown agents: look like a browser.
     "NASDAQ_USER_AGENT": (
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
@@ -35,11 +45,17 @@ def get(name: str):
     return setting(name, DEFAULTS)
 
 
+def http_limits() -> Limits:
+    """The IPO sources' HTTP limits (also used by the Polygon client when other apps borrow it)."""
+    return Limits(connect_timeout=get("IPO_HTTP_CONNECT_TIMEOUT"), read_timeout=get("IPO_HTTP_READ_TIMEOUT"),
+                  retries=get("IPO_HTTP_RETRIES"), backoff_base=get("IPO_HTTP_BACKOFF_BASE"),
+                  backoff_max=get("IPO_HTTP_BACKOFF_MAX"), retry_after_max=get("IPO_HTTP_RETRY_AFTER_MAX"),
+                  request_deadline=get("IPO_HTTP_REQUEST_DEADLINE"))
+
+
 def volume_threshold(equity_type: str) -> int:
     """The first-days average volume an IPO of `equity_type` needs: the rules engine's `volume_threshold`
     for that type, else IPO_DEFAULT_VOLUME_THRESHOLD."""
-    from equity_rules import api
-
     rules = api.current_rules(equity_type) or {}
     threshold = (rules.get("validation_rules") or {}).get("volume_threshold")
     if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):

@@ -8,11 +8,11 @@ from pathlib import Path
 from monitors.ipo import ingest, merge, trading
 from monitors.ipo.fake_sources import SourceData
 from monitors.ipo.models import IPO
-from monitors.ipo.sources.http import SourceError
 from monitors.ipo.sources.nasdaq import calendar_candidates
 from monitors.ipo.sources.news import classify, parse_feed
 from monitors.ipo.sources.polygon import PolygonClient, parse_bars
 from monitors.ipo.sources.sec import ipo_candidates, parse_master_index
+from tickstock_ops.http import SourceError
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_DAYS = [date(2026, 11, 23), date(2026, 11, 24)]

@@ -14,17 +14,17 @@ backwards; a withdrawal or postponement moves any deal not yet trading; a postpo
 or a price moves on again; a withdrawn deal only comes back when a source says it priced.
 """
 
-import functools
 import hashlib
 import json
-import re
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.utils import timezone
 
-from monitors.ipo.models import IPO, Conflict, StatusChange
+from monitors.ipo.models import IPO, Conflict
+from monitors.ipo.names import name_key, unit_root
 from monitors.ipo.sources.record import Candidate
+from monitors.ipo.sources.values import date_or_none, decimal_or_none, int_or_none
 
 MANUAL = "manual"  # an operator's correction in the admin: it wins over every source
 LISTING_FIRST = (MANUAL, "polygon", "nasdaq", "sec", "news")
@@ -65,36 +65,9 @@ class RecordView(NamedTuple):
 def record_views(queryset) -> list[RecordView]:
     """Records as the merge reads them: lighter than model instances, for deals with many records."""
     return [RecordView(*row) for row in queryset.values_list(*RECORD_FIELDS)]
+
+
 RANK = {"filed": 0, "expected": 1, "postponed": 1, "priced": 2, "trading": 3, "withdrawn": 1}
-
-SUFFIXES = {"inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "lp", "plc",
-            "sa", "nv", "ag", "se", "holdings", "holding", "the"}
-SECURITY_WORDS = re.compile(r"\b(class [a-c]( ordinary| common)?( shares| stock)?|ordinary shares|common stock|units?|"
-                            r"american depositary shares|ads)\b")
-
-
-@functools.lru_cache(maxsize=65536)
-def name_key(name: str | None) -> str:
-    """`"Primega Group Holdings Ltd."` and `"PRIMEGA GROUP HOLDINGS LIMITED /KY/"` → `"primega group"`."""
-    if not name:
-        return ""
-    text = name.lower().replace("&", " and ")
-    text = re.sub(r"/[a-z]{2,3}/", " ", text)
-    text = SECURITY_WORDS.sub(" ", text)
-    words = re.sub(r"[^a-z0-9]+", " ", text).split()
-    while words and words[-1] in SUFFIXES:
-        words.pop()
-    while words and words[0] == "the":
-        words.pop(0)
-    return " ".join(words)
-
-
-def unit_root(ticker: str | None) -> str | None:
-    """The SPAC root of a units ticker (`ABCDU` → `ABCD`), else None."""
-    if ticker and len(ticker) >= 4 and ticker.endswith("U"):
-        return ticker[:-1]
-    return None
-
 
 def content_hash(candidate: Candidate) -> str:
     body = json.dumps({"raw": candidate.raw, "parsed": candidate.parsed(), "note": candidate.note}, sort_keys=True,
@@ -165,8 +138,6 @@ class DealIndex:
 
 
 def _typed(field: str, value):
-    from monitors.ipo.sources.values import date_or_none, decimal_or_none, int_or_none
-
     if value is None:
         return None
     if field in DECIMAL_FIELDS:
@@ -228,29 +199,8 @@ def recompute(ipo: IPO, records: list[RecordView] | None = None,
             conflict.save(update_fields=["resolved", "last_seen"])
 
 
-def move_status(ipo: IPO, new: str | None, source: str, note: str = "",
-                changes: list[StatusChange] | None = None, new_date=None) -> bool:
-    """Apply a status a source reported, if the lifecycle allows it; record the change (saved now, or added to
-    `changes` for the caller to save in bulk). True if it moved.
-
-    A postponed deal only becomes expected again with a date later than the one it had: a source still listing
-    the old date has simply not caught up."""
-    current = ipo.status
-    if not new or new == current or not allowed(current, new):
-        return False
-    if current == IPO.Status.POSTPONED and new == IPO.Status.EXPECTED and not (
-            new_date and (ipo.expected_date is None or new_date > ipo.expected_date)):
-        return False
-    ipo.status = new
-    change = StatusChange(ipo=ipo, from_status=current, to_status=new, source=source, note=note[:300])
-    if changes is None:
-        change.save()
-    else:
-        changes.append(change)
-    return True
-
-
 def allowed(current: str, new: str) -> bool:
+    """Whether the lifecycle lets a deal move from `current` to `new` (see the module's docstring)."""
     if current == IPO.Status.TRADING:
         return False
     if new in (IPO.Status.WITHDRAWN, IPO.Status.POSTPONED):

@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils import timezone
 
+from monitors.ipo.names import name_key
+
 SOURCES = ("polygon", "sec", "nasdaq", "news")
 SOURCE_CHOICES = [(name, name) for name in SOURCES]
 RECORD_SOURCE_CHOICES = [*SOURCE_CHOICES, ("manual", "manual (admin)")]
@@ -73,8 +75,6 @@ class IPO(models.Model):
 
     def normalise(self) -> None:
         """What save() derives; bulk writers call it themselves."""
-        from monitors.ipo.merge import name_key
-
         self.company_name = self.company_name[:200]
         self.name_key = name_key(self.company_name)[:200]
 

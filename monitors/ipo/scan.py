@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,14 +21,6 @@ from tickstock_ops import alerts
 log = logging.getLogger(__name__)
 
 NEWS_LOOKBACK_DAYS = 2
-NEW_YORK = ZoneInfo("America/New_York")
-
-
-def new_york_today() -> date:
-    """The US market's date: the default day of scans (EDGAR and the exchanges date things in New York)."""
-    return timezone.now().astimezone(NEW_YORK).date()
-
-
 @dataclass
 class Unit:
     source: str

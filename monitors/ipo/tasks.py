@@ -2,12 +2,12 @@
 
 from datetime import timedelta
 
-from monitors.ipo import scan, trading
+from monitors.ipo import clock, scan, trading
 from monitors.ipo.sources import CLIENTS
 
 
 def _new_york_today():
-    return scan.new_york_today()
+    return clock.new_york_today()
 
 
 def evening_scan() -> dict:

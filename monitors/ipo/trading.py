@@ -10,13 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from equity_rules import api as rules_api
-from monitors.ipo import conf, enrich, ingest, merge
-from monitors.ipo.models import IPO, ScanRun, SourceRecord
-from monitors.ipo.scan import new_york_today
+from monitors.ipo import conf, enrich, ingest
+from monitors.ipo.clock import new_york_today
+from monitors.ipo.models import IPO, ScanRun
 from monitors.ipo.sources import SourceError
-from monitors.ipo.sources.polygon import Bar, PolygonClient
-from monitors.ipo.sources.record import Candidate
-from tickstock_ops.events import publish
+from monitors.ipo.sources.polygon import Bar, PolygonClient, details_candidate
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +66,6 @@ def check_trading(today: date | None = None, client: PolygonClient | None = None
     return result
 
 
-def store_details(ipo: IPO, details: dict) -> None:
-    """Keep Polygon's ticker details as a record of the deal: it brings SIC, CIK, description, shares."""
-    from monitors.ipo.sources.values import exchange_mic, int_or_none, text_or_none
-
-    cik = text_or_none(details.get("cik"))
-    candidate = Candidate(
-        source="polygon", key=f"details:{details.get('ticker') or ipo.ticker}", raw=details, kind="ticker_details",
-        cik=str(int(cik)) if cik and cik.isdigit() else None, company_name=text_or_none(details.get("name")),
-        exchange=exchange_mic(details.get("primary_exchange")), sic_code=text_or_none(details.get("sic_code")),
-        description=text_or_none(details.get("description")),
-        shares_outstanding=int_or_none(details.get("share_class_shares_outstanding")
-                                       or details.get("weighted_shares_outstanding")),
-        security_type=text_or_none(details.get("type")),
-    )
-    SourceRecord.objects.update_or_create(
-        source="polygon", key=candidate.key,
-        defaults={"ipo": ipo, "kind": candidate.kind, "raw": details, "parsed": candidate.parsed(),
-                  "content_hash": merge.content_hash(candidate), "fetched_at": timezone.now()})
-
-
 def check_one(ipo: IPO, client: PolygonClient, today: date) -> bool:
     """Look for the deal's first bars; True when this check saw it start trading."""
     start = (ipo.listing_date or ipo.expected_date or today) - timedelta(days=LOOKBACK_DAYS)
@@ -99,35 +77,29 @@ def check_one(ipo: IPO, client: PolygonClient, today: date) -> bool:
 
 
 def record_bars(ipo: IPO, bars: list[Bar], details: dict | None = None) -> bool:
-    """Keep the deal's first sessions; the first bar moves it to trading. True when it started now."""
-    bars = [bar for bar in bars if bar.volume]
-    if not bars:
+    """Hand the deal's first sessions (and its ticker details) to the writer; a deal that trades joins the
+    equity universe. True when it started trading now."""
+    sessions = [bar for bar in bars if bar.volume][:conf.get("IPO_FIRST_DAYS")]
+    if not sessions:
         return False
-    first = bars[0]
+    first = sessions[0]
     with transaction.atomic():
-        ipo = IPO.objects.select_for_update().get(pk=ipo.pk)
-        if details:
-            store_details(ipo, details)
-        ipo.first_trade_date, ipo.first_trade_open, ipo.first_day_volume = first.day, first.open, first.volume
-        ipo.first_days_volumes = [bar.volume for bar in bars[:conf.get("IPO_FIRST_DAYS")]]
-        if ipo.listing_date is None:
-            ipo.listing_date = first.day
-        started = merge.move_status(ipo, IPO.Status.TRADING, "polygon", f"first bar {first.day}")
-        ingest.finish(ipo)
-        if started:
-            publish("tickstock.ipo.trading_active", {
-                "ticker": ipo.ticker, "listing_date": first.day.isoformat(),
-                "open_price": float(first.open) if first.open is not None else None,
-                "first_day_volume": first.volume})
-        average = sum(ipo.first_days_volumes) / len(ipo.first_days_volumes)
-        try:
-            with transaction.atomic():
-                rules_api.upsert_security(ipo.ticker, name=ipo.company_name, equity_type=enrich.equity_type(ipo),
-                                          exchange=ipo.exchange, sector=ipo.sector,
-                                          average_volume=Decimal(average).quantize(Decimal("1")),
-                                          listing_date=ipo.first_trade_date)
-        except (LookupError, ValueError, ValidationError) as error:
-            ingest.report_error("polygon", f"{ipo.ticker} trades but cannot join the universe: {error}"[:1000],
-                                retryable=False, ticker=ipo.ticker)
+        ipo, started = ingest.record_first_sessions(
+            ipo.pk, first.day, first.open, [bar.volume for bar in sessions],
+            details_candidate(details, ipo.ticker) if details else None)
+        _join_universe(ipo)
     ingest.announce_validated([ipo.pk])
     return started
+
+
+def _join_universe(ipo: IPO) -> None:
+    average = sum(ipo.first_days_volumes) / len(ipo.first_days_volumes)
+    try:
+        with transaction.atomic():
+            rules_api.upsert_security(ipo.ticker, name=ipo.company_name, equity_type=enrich.equity_type(ipo),
+                                      exchange=ipo.exchange, sector=ipo.sector,
+                                      average_volume=Decimal(average).quantize(Decimal("1")),
+                                      listing_date=ipo.first_trade_date)
+    except (LookupError, ValueError, ValidationError) as error:
+        ingest.report_error("polygon", f"{ipo.ticker} trades but cannot join the universe: {error}"[:1000],
+                            retryable=False, ticker=ipo.ticker)

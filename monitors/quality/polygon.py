@@ -1,12 +1,12 @@
-"""Polygon daily aggregates as a second way in for bars, through the one Polygon client (monitors.ipo).
+"""Polygon daily aggregates as a second way in for bars, through the one Polygon client (monitors.ipo.api).
 The bars go through the same validation and upsert as a CSV import."""
 
 from dataclasses import dataclass, field
 from datetime import date
 
-from monitors.ipo.sources.http import SourceError
-from monitors.ipo.sources.polygon import PolygonClient
+from monitors.ipo.api import PolygonClient
 from monitors.quality import loader
+from tickstock_ops.http import SourceError
 
 
 @dataclass

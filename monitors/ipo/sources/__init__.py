@@ -2,11 +2,11 @@
 
 import logging
 
-from monitors.ipo.sources.http import SourceClient, SourceError
 from monitors.ipo.sources.nasdaq import NasdaqClient
 from monitors.ipo.sources.news import NewsClient
 from monitors.ipo.sources.polygon import PolygonClient
 from monitors.ipo.sources.sec import SecClient
+from tickstock_ops.http import SourceClient, SourceError
 
 log = logging.getLogger(__name__)
 

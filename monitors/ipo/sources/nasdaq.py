@@ -5,7 +5,6 @@ from datetime import date
 from django.conf import settings
 
 from monitors.ipo import conf
-from monitors.ipo.sources.http import SourceClient, SourceError
 from monitors.ipo.sources.record import Candidate, Fetch
 from monitors.ipo.sources.values import (
     date_or_none,
@@ -15,6 +14,7 @@ from monitors.ipo.sources.values import (
     price_range,
     text_or_none,
 )
+from tickstock_ops.http import SourceClient, SourceError
 
 SECTIONS = {"priced": "priced", "upcoming": "expected", "filed": "filed", "withdrawn": "withdrawn"}
 DEAL_STATUS = {"priced": "priced", "expected": "expected", "filed": "filed", "withdrawn": "withdrawn",
@@ -56,6 +56,7 @@ class NasdaqClient(SourceClient):
     name = "nasdaq"
 
     def __init__(self, base_url: str | None = None, per_second: float | None = None, **kwargs):
+        kwargs.setdefault("limits", conf.http_limits())
         super().__init__(base_url or settings.NASDAQ_BASE_URL,
                          per_second=conf.get("NASDAQ_REQUESTS_PER_SECOND") if per_second is None else per_second,
                          headers={"User-Agent": conf.get("NASDAQ_USER_AGENT"), "Accept": "application/json"},

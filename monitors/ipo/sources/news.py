@@ -9,9 +9,9 @@ from email.utils import parsedate_to_datetime
 from django.conf import settings
 
 from monitors.ipo import conf
-from monitors.ipo.sources.http import SourceClient, SourceError
 from monitors.ipo.sources.record import Candidate, Fetch
 from monitors.ipo.sources.values import date_or_none, decimal_or_none, exchange_mic, int_or_none, text_or_none
+from tickstock_ops.http import SourceClient, SourceError
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -110,6 +110,7 @@ class NewsClient(SourceClient):
     name = "news"
 
     def __init__(self, feeds: list[str] | None = None, per_second: float | None = None, **kwargs):
+        kwargs.setdefault("limits", conf.http_limits())
         super().__init__("http://localhost/",
                          per_second=conf.get("NEWS_REQUESTS_PER_SECOND") if per_second is None else per_second,
                          headers={"User-Agent": "TickStock Ops IPO monitor",

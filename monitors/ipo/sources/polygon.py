@@ -12,9 +12,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.conf import settings
 
 from monitors.ipo import conf
-from monitors.ipo.sources.http import SourceClient, SourceError
 from monitors.ipo.sources.record import Candidate, Fetch
 from monitors.ipo.sources.values import date_or_none, decimal_or_none, exchange_mic, int_or_none, text_or_none
+from tickstock_ops.http import SourceClient, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class PolygonClient(SourceClient):
 
     def __init__(self, api_key: str, base_url: str | None = None, per_minute: float | None = None, **kwargs):
         per_minute = settings.POLYGON_REQUESTS_PER_MINUTE if per_minute is None else per_minute
+        kwargs.setdefault("limits", conf.http_limits())
         super().__init__(base_url or settings.POLYGON_BASE_URL, per_second=per_minute / 60.0,
                          headers={"Accept": "application/json"}, **kwargs)
         self.api_key = api_key
@@ -168,3 +169,18 @@ class PolygonClient(SourceClient):
             shares_outstanding=int_or_none(row.get("shares_outstanding")),
             security_type=security_type,
         )
+
+
+def details_candidate(details: dict, ticker: str | None) -> Candidate:
+    """Ticker details (`/v3/reference/tickers/{ticker}`) as what Polygon says about a known deal: SIC, CIK,
+    description, shares outstanding."""
+    cik = text_or_none(details.get("cik"))
+    return Candidate(
+        source=PolygonClient.name, key=f"details:{details.get('ticker') or ticker}", raw=details,
+        kind="ticker_details", cik=str(int(cik)) if cik and cik.isdigit() else None,
+        company_name=text_or_none(details.get("name")), exchange=exchange_mic(details.get("primary_exchange")),
+        sic_code=text_or_none(details.get("sic_code")), description=text_or_none(details.get("description")),
+        shares_outstanding=int_or_none(details.get("share_class_shares_outstanding")
+                                       or details.get("weighted_shares_outstanding")),
+        security_type=text_or_none(details.get("type")), creates_ipo=False,
+    )

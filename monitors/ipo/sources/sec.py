@@ -9,9 +9,10 @@ import exchange_calendars
 import pandas as pd
 from django.conf import settings
 
-from monitors.ipo.sources.http import SourceClient, SourceError
+from monitors.ipo import conf
 from monitors.ipo.sources.record import Candidate, Fetch
 from monitors.ipo.sources.values import date_or_none, exchange_mic, text_or_none
+from tickstock_ops.http import SourceClient, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class SecClient(SourceClient):
     def __init__(self, user_agent: str | None = None, base_url: str | None = None, data_url: str | None = None,
                  per_second: float | None = None, **kwargs):
         per_second = settings.SEC_REQUESTS_PER_SECOND if per_second is None else per_second
+        kwargs.setdefault("limits", conf.http_limits())
         super().__init__(base_url or settings.SEC_BASE_URL, per_second=per_second,
                          headers={"User-Agent": user_agent or settings.SEC_USER_AGENT,
                                   "Accept-Encoding": "gzip, deflate"}, **kwargs)
@@ -175,6 +177,15 @@ def candidate(row: IndexRow, company: dict | None) -> Candidate:
     if reason:
         item.creates_ipo, item.note = False, reason
     return item
+
+
+def ipo_filings(company: dict) -> list[IndexRow]:
+    """The filer's IPO-related filings in its submissions, as daily-index rows."""
+    recent = (company.get("filings") or {}).get("recent") or {}
+    accessions = recent.get("accessionNumber") or []
+    cik = str(int(company.get("cik") or 0))
+    return [IndexRow(cik, company.get("name") or "", form, day, f"edgar/data/{cik}/{accessions[i]}.txt")
+            for i, (form, day) in enumerate(recent_filings(company)) if form in IPO_FORMS and i < len(accessions)]
 
 
 def recent_filings(company: dict) -> list[tuple[str, date | None]]:

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django_q.models import Schedule
 
 from config import bootstrap
-from monitors.ipo import demo, refresh, scan, tasks
+from monitors.ipo import admin_actions, demo, scan, tasks
 from monitors.ipo.fake_sources import Fault
 from monitors.ipo.models import IPO, SourceRecord
 from tickstock_ops.models import OutboxEvent
@@ -150,7 +150,7 @@ def test_an_operators_edit_wins_over_the_sources_and_survives_rescans(fake):
     sgsw = IPO.objects.get(ticker="SGSW")
     sgsw.listing_date, sgsw.exchange = date(2026, 11, 21), "XNAS"
     sgsw.save()
-    refresh.record_manual_edit(sgsw, ["listing_date", "exchange"], "ops")
+    admin_actions.record_manual_edit(sgsw, ["listing_date", "exchange"], "ops")
     fake.data.polygon_ipos[1]["last_updated"] = "2026-11-25"  # a changed Polygon record is merged again
     scan.scan(DAY, ["polygon", "nasdaq"])
     sgsw.refresh_from_db()
@@ -160,7 +160,7 @@ def test_an_operators_edit_wins_over_the_sources_and_survives_rescans(fake):
     assert manual.parsed == {"listing_date": "2026-11-21", "exchange": "XNAS"} and manual.raw["edited_by"] == "ops"
     sgsw.exchange = ""
     sgsw.save()
-    refresh.record_manual_edit(sgsw, ["exchange"], "ops")
+    admin_actions.record_manual_edit(sgsw, ["exchange"], "ops")
     sgsw.refresh_from_db()
     assert sgsw.exchange == "XNYS"  # cleared: the sources decide again
 

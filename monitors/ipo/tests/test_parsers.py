@@ -5,7 +5,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from monitors.ipo import merge
+from monitors.ipo import names
 from monitors.ipo.sources import nasdaq, news, polygon, sec
 from monitors.ipo.sources.values import date_or_none, decimal_or_none, exchange_mic, int_or_none, price_range
 
@@ -170,7 +170,7 @@ def test_news_not_a_feed():
 
 
 def test_company_names_normalise_for_matching():
-    assert merge.name_key("Primega Group Holdings Ltd") == merge.name_key("PRIMEGA GROUP HOLDINGS LIMITED /KY/")
-    assert merge.name_key("Lumen Oncology, Inc.") == merge.name_key("LUMEN ONCOLOGY INC")
-    assert merge.name_key("Cedar Bay Acquisition Corp - Units") == "cedar bay acquisition"
-    assert merge.name_key("Acme Corp") != merge.name_key("Acme Bank Corp")
+    assert names.name_key("Primega Group Holdings Ltd") == names.name_key("PRIMEGA GROUP HOLDINGS LIMITED /KY/")
+    assert names.name_key("Lumen Oncology, Inc.") == names.name_key("LUMEN ONCOLOGY INC")
+    assert names.name_key("Cedar Bay Acquisition Corp - Units") == "cedar bay acquisition"
+    assert names.name_key("Acme Corp") != names.name_key("Acme Bank Corp")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from monitors.ipo import scan
+from monitors.ipo import clock, scan
 from monitors.ipo.management.commands._ipo_command import (
     ProgressBar,
     parse_day,
@@ -24,7 +24,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["days"] < 1:
             raise CommandError(f"--days {options['days']}: must be at least 1")
-        end = parse_day(options["end"], "--end") if options["end"] else scan.new_york_today()
+        end = parse_day(options["end"], "--end") if options["end"] else clock.new_york_today()
         sources = parse_sources(options["sources"])
         result = scan.backfill(options["days"], end, sources, force=options["force"],
                                progress=ProgressBar(stderr_stream(), f"backfill {options['days']}d"))

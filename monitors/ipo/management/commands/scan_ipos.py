@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from monitors.ipo import scan
+from monitors.ipo import clock, scan
 from monitors.ipo.management.commands._ipo_command import (
     ProgressBar,
     parse_day,
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args, **options):
-        day = parse_day(options["date"], "--date") if options["date"] else scan.new_york_today()
+        day = parse_day(options["date"], "--date") if options["date"] else clock.new_york_today()
         sources = parse_sources(options["sources"])
         result = scan.scan(day, sources, progress=ProgressBar(stderr_stream(), f"scan {day}"))
         report(self, result, options["json"])

@@ -1,21 +1,23 @@
-"""The HTTP client every source shares: throttle, timeouts, retries with backoff honouring Retry-After,
-and content checks (SEC and Nasdaq answer some errors with an HTML page, sometimes with status 200)."""
+"""The HTTP client every data source shares: throttle, timeouts, retries with backoff honouring Retry-After,
+a total deadline however slowly bytes arrive, and content checks (SEC and Nasdaq answer some errors with an
+HTML page, sometimes with status 200). docs/ipo.md describes the limits."""
 
 import json
 import logging
 import re
 import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin
 
 import requests
 
-from monitors.ipo import conf
-
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+DEADLINE = -1  # the `status` of a SourceError raised because a deadline passed
 SEC_BLOCK_SECONDS = 600.0
 HTML_START = re.compile(rb"^\s*(<!doctype html|<html|<head|<body)", re.IGNORECASE)
 TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -35,6 +37,22 @@ class SourceError(Exception):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long one client waits and how often it retries (each app fills these from its own settings)."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0  # per socket read: a server dripping bytes never trips it, the deadline does
+    retries: int = 3  # after the first attempt, for 429, 5xx, timeouts
+    backoff_base: float = 1.0  # doubles per attempt, capped at backoff_max
+    backoff_max: float = 60.0
+    retry_after_max: float = 120.0  # a longer Retry-After is not waited for: the request fails as retryable
+    request_deadline: float = 0.0  # seconds for one request with its retries and whole body; 0 = none
+
+
+CHUNK = 65536
 
 
 class Throttle:
@@ -81,25 +99,42 @@ def html_title(body: bytes) -> str:
 
 
 class SourceClient:
-    """One `requests.Session` per source. Subclasses name the source and add its endpoints and parsers."""
+    """One `requests.Session` per source. Subclasses name the source and add its endpoints and parsers.
+
+    `within(seconds)` bounds everything the client does inside it (a source's whole fetch) by one deadline;
+    `cancel()` (from another thread) makes its next read or request fail."""
 
     name = "source"
 
     def __init__(self, base_url: str, *, per_second: float, headers: dict | None = None,
-                 timeout: tuple[float, float] | None = None, retries: int | None = None,
-                 backoff_base: float | None = None, sleep=time.sleep):
+                 limits: Limits | None = None, sleep=time.sleep):
         self.base_url = base_url.rstrip("/") + "/"
         self.throttle = Throttle(per_second, sleep=sleep)
-        self.timeout = timeout or (conf.get("IPO_HTTP_CONNECT_TIMEOUT"), conf.get("IPO_HTTP_READ_TIMEOUT"))
-        self.retries = conf.get("IPO_HTTP_RETRIES") if retries is None else retries
-        self.backoff_base = conf.get("IPO_HTTP_BACKOFF_BASE") if backoff_base is None else backoff_base
-        self.backoff_max = conf.get("IPO_HTTP_BACKOFF_MAX")
-        self.retry_after_max = conf.get("IPO_HTTP_RETRY_AFTER_MAX")
+        self.limits = limits or Limits()
+        self.timeout = (self.limits.connect_timeout, self.limits.read_timeout)
         self.sleep = sleep
         self.session = requests.Session()
         self.session.headers.update(headers or {})
         self.requests_made = 0
         self._count_lock = threading.Lock()
+        self._deadline: tuple[float, str] | None = None  # (monotonic moment, what it bounds)
+        self._cancelled = threading.Event()
+
+    @contextmanager
+    def within(self, seconds: float, what: str):
+        """Everything inside takes at most `seconds` (0 = no limit), else SourceError naming `what`."""
+        previous = self._deadline
+        if seconds > 0:
+            moment = time.monotonic() + seconds
+            if previous is None or moment < previous[0]:
+                self._deadline = (moment, f"{what} exceeded its {seconds:g}s deadline")
+        try:
+            yield
+        finally:
+            self._deadline = previous
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url, path.lstrip("/"))
@@ -123,34 +158,78 @@ class SourceClient:
 
     def get(self, path: str, params: dict | None = None, *, missing_ok: bool = False) -> requests.Response | None:
         url = self.url(path)
-        attempt = 0
-        while True:
-            self.throttle.wait()
-            with self._count_lock:
-                self.requests_made += 1
-            try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
-            except requests.Timeout:
-                problem = SourceError(self.name, f"timed out after {self.timeout[1]:g}s: {self._safe(url)}",
-                                      retryable=True)
-                wait = None
-            except requests.RequestException as error:
-                problem = SourceError(self.name, f"cannot reach {self._safe(url)}: {type(error).__name__}",
-                                      retryable=True)
-                wait = None
-            else:
-                problem, wait = self._check(response, missing_ok)
+        with self.within(self.limits.request_deadline, f"request {self._safe(url)}"):
+            attempt = 0
+            while True:
+                self.throttle.wait()
+                problem, wait, response = self._attempt(url, params, missing_ok)
                 if problem is None:
                     return None if response.status_code == 404 else response
-            if not problem.retryable or attempt >= self.retries:
-                raise problem
-            delay = wait if wait is not None else min(self.backoff_max, self.backoff_base * 2 ** attempt)
-            if delay > self.retry_after_max:
-                raise SourceError(self.name, f"{problem.message} (not waiting {delay:.0f}s here: more than "
-                                  f"{self.retry_after_max:.0f}s)", retryable=True, status=problem.status)
-            log.info("%s: %s; retry %d/%d in %.1fs", self.name, problem.message, attempt + 1, self.retries, delay)
-            self.sleep(delay)
-            attempt += 1
+                if not problem.retryable or problem.status == DEADLINE or attempt >= self.limits.retries:
+                    raise problem
+                delay = wait if wait is not None else min(self.limits.backoff_max,
+                                                          self.limits.backoff_base * 2 ** attempt)
+                if delay > self.limits.retry_after_max:
+                    raise SourceError(self.name, f"{problem.message} (not waiting {delay:.0f}s here: more than "
+                                      f"{self.limits.retry_after_max:.0f}s)", retryable=True, status=problem.status)
+                self._check_deadline(delay)
+                log.info("%s: %s; retry %d/%d in %.1fs", self.name, problem.message, attempt + 1,
+                         self.limits.retries, delay)
+                self.sleep(delay)
+                attempt += 1
+
+    def _attempt(self, url: str, params: dict | None, missing_ok: bool):
+        """(problem, seconds to wait before retrying, response) of one request."""
+        with self._count_lock:
+            self.requests_made += 1
+        try:
+            self._check_deadline()
+            response = self.session.get(url, params=params, timeout=self._timeout(), stream=True)
+            self._read_body(response)
+        except SourceError as problem:
+            return problem, None, None
+        except requests.Timeout:
+            return SourceError(self.name, f"timed out after {self.timeout[1]:g}s: {self._safe(url)}",
+                               retryable=True), None, None
+        except requests.RequestException as error:
+            return SourceError(self.name, f"cannot reach {self._safe(url)}: {type(error).__name__}",
+                               retryable=True), None, None
+        problem, wait = self._check(response, missing_ok)
+        return problem, wait, response
+
+    def _timeout(self) -> tuple[float, float]:
+        if self._deadline is None:
+            return self.timeout
+        remaining = max(0.05, self._deadline[0] - time.monotonic())
+        return min(self.timeout[0], remaining), min(self.timeout[1], remaining)
+
+    def _check_deadline(self, extra: float = 0.0) -> None:
+        if self._cancelled.is_set():
+            raise SourceError(self.name, "cancelled: the scan's deadline passed", retryable=True, status=DEADLINE)
+        if self._deadline is not None and time.monotonic() + extra >= self._deadline[0]:
+            raise SourceError(self.name, self._deadline[1], retryable=True, status=DEADLINE)
+
+    def _read_body(self, response: requests.Response) -> None:
+        """Read the body chunk by chunk (each read returns what has arrived), checking the deadline between
+        reads: `requests`' read timeout bounds one read, not the response."""
+        chunks = []
+        try:
+            while True:
+                self._check_deadline()
+                chunk = response.raw.read1(CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except SourceError:
+            response.close()
+            raise
+        except Exception as error:  # urllib3's read errors: a timeout, a reset, a truncated body
+            response.close()
+            if "timed out" in str(error).lower():
+                raise requests.Timeout(str(error)) from None
+            raise requests.ConnectionError(str(error)) from None
+        response._content = b"".join(chunks)
+        response._content_consumed = True
 
     def _check(self, response: requests.Response, missing_ok: bool) -> tuple[SourceError | None, float | None]:
         """(problem, seconds the server asked us to wait) for a response; (None, None) when it is usable."""
