@@ -1,8 +1,7 @@
 """The IPO monitor's own settings, each overridable in Django settings (and so in tests)."""
 
-from tickstock_ops.conf import setting
-
 from equity_rules import api
+from tickstock_ops.conf import setting
 from tickstock_ops.http import Limits
 
 DEFAULTS = {
