@@ -65,15 +65,9 @@ def start_workers(count: int, batch: int, lease: float, tag: str) -> list[subpro
 
 
 def stop_workers(workers: list[subprocess.Popen]) -> None:
-    for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-    for worker in workers:
-        try:
-            worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.communicate()
+    from tickstock_ops.processes import stop_all
+
+    stop_all(workers, timeout=30)
 
 
 def remaining() -> int:

@@ -7,6 +7,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from dashboard.panels import with_summaries
 from tickstock_ops import events
 
 FORBIDDEN = 4403
@@ -81,7 +82,7 @@ class Broadcaster:
         self.last_sent = asyncio.get_running_loop().time()
         if not batch:
             return
-        frame = json.dumps({"kind": "events", "events": batch})
+        frame = json.dumps({"kind": "events", "events": with_summaries(batch)})
         for member in list(self.members):
             try:
                 await member.send(text_data=frame)
@@ -127,4 +128,4 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             backlog = await database_sync_to_async(events.events_since)(after)
         else:
             backlog = await database_sync_to_async(events.recent_events)()
-        await self.send_json({"kind": "events", "events": backlog, "resync": True})
+        await self.send_json({"kind": "events", "events": with_summaries(backlog), "resync": True})

@@ -94,7 +94,7 @@ def last_scans(limit: int = 6) -> list[dict]:
 
 
 def event_summary(envelope: dict) -> str:
-    """One line about an event for the live feed (the browser writes the same line for live events)."""
+    """One line about an event for the live feed, on the page and in every WebSocket frame."""
     kind, p = envelope["type"], envelope.get("payload") or {}
     if kind == "tickstock.alert.digest":
         return f"[{p.get('severity')}] {p.get('count')} × {p.get('type')} ({p.get('source')}" + (
@@ -115,8 +115,13 @@ def event_summary(envelope: dict) -> str:
     return json.dumps(p, default=str)[:300]
 
 
+def with_summaries(items: list[dict]) -> list[dict]:
+    """Outbox items (`{"seq", "event"}`) with the feed's line for each."""
+    return [{**item, "summary": event_summary(item["event"])} for item in items]
+
+
 def feed(limit: int = 40) -> list[dict]:
-    return [{**item, "summary": event_summary(item["event"])} for item in events.recent_events(limit)]
+    return with_summaries(events.recent_events(limit))
 
 
 def _alerts_panel() -> dict:

@@ -217,7 +217,8 @@ def _commit(worker: str, outcomes: list, report: BatchReport) -> None:
                                   "reasons": evaluation.reasons, "enrichments": evaluation.enrichments})
             elif queue.mark_failed(job, str(evaluation), resolved.retry_config, retryable=evaluation.retryable):
                 report.dead += 1
-                failed_events.append({**payload, "error": str(evaluation), "errors": job.errors})
+                failed_events.append(queue.failed_payload(job, resolved.equity_type, resolved.version,
+                                                          str(evaluation), duration_ms))
             else:
                 report.retried += 1
         queue.mark_done(done)

@@ -140,6 +140,14 @@ def mark_failed(job: ProcessingJob, error: str, retry_config: dict, *, retryable
     return dead
 
 
+def failed_payload(job: ProcessingJob, equity_type: str, rules_version: int, error: str,
+                   duration_ms: float | None = None) -> dict:
+    """The payload of `tickstock.equity.failed` (docs/events.md): the job and every attempt's error."""
+    return {"symbol": job.symbol, "equity_type": equity_type, "rules_version": rules_version,
+            "attempts": job.attempts, "duration_ms": duration_ms, "error": error, "job_id": job.id,
+            "errors": job.errors}
+
+
 def rescue_expired(now=None) -> tuple[int, int]:
     """Hand jobs whose lease ran out (their worker died or hung) back to the queue; dead-letter those with
     no attempt left. Returns (requeued, dead-lettered)."""
@@ -155,10 +163,8 @@ def rescue_expired(now=None) -> tuple[int, int]:
             job.errors = [*job.errors, {"attempt": job.attempts, "at": now.isoformat(), "error": message}]
             ProcessingJob.objects.filter(pk=job.pk).update(state=State.DEAD, finished_at=now, last_error=message,
                                                            errors=job.errors, claim_token=None, claimed_until=None)
-            publish("tickstock.equity.failed", {
-                "symbol": job.symbol, "equity_type": job.equity_type.equity_type,
-                "rules_version": job.equity_type.version, "attempts": job.attempts, "duration_ms": None,
-                "error": message, "job_id": job.id, "errors": job.errors})
+            publish("tickstock.equity.failed",
+                    failed_payload(job, job.equity_type.equity_type, job.equity_type.version, message))
         requeued = ProcessingJob.objects.filter(id__in=[job.id for job in jobs if job not in dead]).update(
             state=State.QUEUED, last_error=message, claim_token=None, claimed_until=None)
     return requeued, len(dead)

@@ -191,6 +191,14 @@ def pending_count() -> int:
     return OutboxEvent.objects.filter(published_at__isnull=True).count()
 
 
+def report_waiting(stderr) -> int:
+    """A command's last word while Redis is down: how many events wait in the outbox for the relay."""
+    waiting = pending_count()
+    if waiting:
+        stderr.write(f"{waiting} events wait in the outbox")
+    return waiting
+
+
 def outbox_lag_seconds() -> float:
     """Age of the oldest event not yet on Redis; 0 when nothing waits."""
     oldest = OutboxEvent.objects.filter(published_at__isnull=True).order_by("id").values_list(

@@ -12,6 +12,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from tickstock_ops import processes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -77,27 +79,33 @@ def manage(*args: str, env: dict | None = None, **popen) -> subprocess.Popen:
                             env=env or process_env(), **popen)
 
 
-def wait_for_port(port: int, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
+def wait_until(condition, timeout: float = 30.0, what: str = "condition", pause: float = 0.05):
+    """Poll `condition` until it returns something truthy (returned) or `timeout` seconds pass (TimeoutError)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(pause)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def wait_for_port(port: int, timeout: float = 60.0, process: subprocess.Popen | None = None) -> None:
+    """Wait for a server on 127.0.0.1:`port`; generous, since a loaded CI machine starts daphne slowly."""
+    def listening() -> bool:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
+                return True
         except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+            return False
+
+    wait_until(listening, timeout, f"a server on 127.0.0.1:{port}")
 
 
 def stop(process: subprocess.Popen, timeout: float = 10.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    processes.stop_all([process], timeout)
 
 
 def start_module(module: str, *args: str, env: dict | None = None, **popen) -> subprocess.Popen:
@@ -127,14 +135,13 @@ class RedisServer:
              "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
             stdout=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if redis.Redis.from_url(self.url, socket_timeout=0.5).ping():
-                    return
-            except redis.RedisError:
-                time.sleep(0.02)
-        raise TimeoutError(f"redis-server on port {self.port} did not start")
+        wait_until(self._answers, 10, f"redis-server on port {self.port}", pause=0.02)
+
+    def _answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=0.5).ping())
+        except redis.RedisError:
+            return False
 
     def stop(self) -> None:
         if self.process is not None:

@@ -32,13 +32,14 @@ def test_a_staff_browser_receives_events_live(asgi_server):
         assert json.loads(socket.recv(timeout=5))["resync"] is True
 
         with transaction.atomic():
-            event = events.publish("tickstock.ipo.detected", {"ticker": "LIVE"})
+            event = events.publish("tickstock.ipo.detected", {"ticker": "LIVE", "company_name": "Live Corp"})
 
         message = json.loads(socket.recv(timeout=5))
     [item] = message["events"]
     assert item["event"]["id"] == str(event.event_id)
-    assert item["event"]["payload"] == {"ticker": "LIVE"}
+    assert item["event"]["payload"] == {"ticker": "LIVE", "company_name": "Live Corp"}
     assert item["seq"] == event.id
+    assert item["summary"] == "LIVE · Live Corp"
 
 
 def test_a_reconnecting_browser_gets_what_it_missed(asgi_server):
@@ -52,6 +53,7 @@ def test_a_reconnecting_browser_gets_what_it_missed(asgi_server):
         message = json.loads(socket.recv(timeout=5))
 
     assert [item["event"]["id"] for item in message["events"]] == [str(e.event_id) for e in missed]
+    assert [item["summary"] for item in message["events"]] == ["MISSED0", "MISSED1", "MISSED2"]
 
 
 def test_an_anonymous_visitor_is_refused(asgi_server):

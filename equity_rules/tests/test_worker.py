@@ -24,18 +24,8 @@ def start_worker(name: str, *args: str) -> subprocess.Popen:
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_until(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def result_for(job_id: int) -> ProcessingResult:
-    return wait_until(lambda: ProcessingResult.objects.filter(job_id=job_id).first(), what=f"job {job_id}")
+    return testing.wait_until(lambda: ProcessingResult.objects.filter(job_id=job_id).first(), what=f"job {job_id}")
 
 
 def enqueue_one(security: Security) -> int:
@@ -118,7 +108,7 @@ def assert_each_job_completed_exactly_once(job_ids: list[int]) -> None:
 def test_a_worker_killed_mid_job_loses_nothing_and_completes_nothing_twice():
     job_ids = enqueue_many(300)
     doomed = start_worker("doomed", "--batch", "10", "--lease", "2")
-    wait_until(lambda: ProcessingResult.objects.count() >= 20, what="the first worker to make progress")
+    testing.wait_until(lambda: ProcessingResult.objects.count() >= 20, what="the first worker to make progress")
     # On PostgreSQL a worker frozen after sending its COMMIT still commits: its rows are not "held" then.
     held = freeze_while_holding_a_claim(doomed, "doomed", outside_a_transaction=connection.vendor == "postgresql")
     doomed.kill()
@@ -126,7 +116,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_completes_nothing_twice():
 
     survivor = start_worker("survivor", "--lease", "10")
     try:
-        wait_until(lambda: not ProcessingJob.objects.filter(~Q(state="done")).exists(), timeout=60,
+        testing.wait_until(lambda: not ProcessingJob.objects.filter(~Q(state="done")).exists(), timeout=60,
                    what="the survivor to drain the queue")
     finally:
         survivor.send_signal(signal.SIGTERM)
@@ -144,15 +134,15 @@ def test_a_worker_killed_mid_job_loses_nothing_and_completes_nothing_twice():
 def test_a_hung_worker_that_wakes_after_its_lease_cannot_complete_its_jobs_again():
     job_ids = enqueue_many(120)
     sleeper = start_worker("sleeper", "--batch", "10", "--lease", "2")
-    wait_until(lambda: ProcessingResult.objects.count() >= 10, what="the first worker to make progress")
+    testing.wait_until(lambda: ProcessingResult.objects.count() >= 10, what="the first worker to make progress")
     held = freeze_while_holding_a_claim(sleeper, "sleeper", outside_a_transaction=True)
 
     other = start_worker("other", "--lease", "10")
     try:
-        wait_until(lambda: ProcessingJob.objects.filter(id__in=held, state="done").count() == len(held),
+        testing.wait_until(lambda: ProcessingJob.objects.filter(id__in=held, state="done").count() == len(held),
                    what="the other worker to take over the frozen claim")
         os.kill(sleeper.pid, signal.SIGCONT)
-        wait_until(lambda: not ProcessingJob.objects.filter(~Q(state="done")).exists(), timeout=60,
+        testing.wait_until(lambda: not ProcessingJob.objects.filter(~Q(state="done")).exists(), timeout=60,
                    what="the queue to drain")
     finally:
         os.kill(sleeper.pid, signal.SIGCONT)

@@ -1,6 +1,5 @@
 import json
 import subprocess
-import time
 
 import pytest
 from django.db import transaction
@@ -51,9 +50,7 @@ def test_a_new_group_without_from_start_sees_only_new_events(redis_conn):
     process = testing.manage("listen", "--types", "tickstock.ipo.*", "--group", "late", "--max-events", "2",
                              stdout=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while not joined(redis_conn, "tickstock.ipo.detected", "late") and time.monotonic() < deadline:
-            time.sleep(0.05)
+        testing.wait_until(lambda: joined(redis_conn, "tickstock.ipo.detected", "late"), what="the group")
         fresh = publish_many("tickstock.ipo.detected", 2)
         output, _ = process.communicate(timeout=30)
     finally:

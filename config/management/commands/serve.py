@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import bootstrap
-from tickstock_ops import embedded_redis
+from tickstock_ops import embedded_redis, processes
 from tickstock_ops.redis_client import get_redis
 
 
@@ -64,14 +64,7 @@ class Command(BaseCommand):
             while not stopping and all(child.poll() is None for child in children[:2]):
                 time.sleep(0.5)
         finally:
-            for child in children:
-                if child.poll() is None:
-                    child.send_signal(signal.SIGTERM)
-            for child in children:
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
+            processes.stop_all(children, timeout=20)
             if settings.EMBEDDED_REDIS:
                 embedded_redis.stop(settings.VAR_DIR)
             self.stdout.write("stopped")

@@ -16,26 +16,13 @@
   if (feed) feed.querySelectorAll("tr[data-id]").forEach((tr) => seen.add(tr.dataset.id));
   let delay = 500;
 
-  function summary(ev) {
-    const p = ev.payload || {};
-    if (ev.type.startsWith("tickstock.alert.")) {
-      if (ev.type === "tickstock.alert.digest") return `[${p.severity}] ${p.count} × ${p.type} (${p.source}${p.exchange ? " " + p.exchange : ""})`;
-      return `[${p.severity}] ${p.title} — ${p.state}${p.actor ? " by " + p.actor : ""}${p.notification ? " (" + p.notification + ")" : ""}`;
-    }
-    if (p.anomaly_type) return `${p.symbol} ${p.anomaly_type} [${p.severity}] ${p.detail || ""}`;
-    if (ev.type === "tickstock.quality.summary") return `scan #${p.scan_id}: ${p.symbols_scanned} symbols, mean ${p.mean_scores ? p.mean_scores.overall_score : "—"}`;
-    if (p.ticker !== undefined || p.company_name) return [p.ticker, p.company_name, p.status, p.error].filter(Boolean).join(" · ");
-    if (p.equity_type) return [p.equity_type, p.symbol, p.metric, p.error].filter(Boolean).join(" · ");
-    return JSON.stringify(p);
-  }
-
   function addToFeed(item) {
     const ev = item.event;
     const tr = document.createElement("tr");
     tr.className = "fresh";
     tr.dataset.seq = item.seq;
     tr.dataset.id = ev.id;
-    const cells = [ev.occurred_at.slice(11, 19), ev.type.replace(/^tickstock\./, ""), summary(ev)];
+    const cells = [ev.occurred_at.slice(11, 19), ev.type.replace(/^tickstock\./, ""), item.summary || ""];
     cells.forEach((text, i) => {
       const td = document.createElement("td");
       if (i === 1) {

@@ -24,6 +24,4 @@ class Command(BaseCommand):
         self.stdout.write(f"{worker.name}: {totals.processed} processed, {totals.retried} to retry, "
                           f"{totals.dead} dead-lettered, {totals.rescued} rescued from expired leases, "
                           f"{totals.lost_lease} lost to another worker")
-        waiting = events.pending_count()
-        if waiting:
-            self.stderr.write(f"{waiting} events wait in the outbox")
+        events.report_waiting(self.stderr)

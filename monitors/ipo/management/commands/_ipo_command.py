@@ -57,9 +57,7 @@ def report(command, result, as_json: bool) -> None:
         if result.skipped_days:
             command.stdout.write(f"{result.skipped_days} source-days already done were skipped (--force redoes them)")
         command.stdout.write(f"{len(result.ipo_ids)} IPOs touched")
-    waiting = events.pending_count()
-    if waiting:
-        command.stderr.write(f"{waiting} events wait in the outbox")
+    events.report_waiting(command.stderr)
 
 
 def stderr_stream():

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitors.quality import loader
 from monitors.quality.polygon import fetch_daily_bars
-from tickstock_ops.events import pending_count
+from tickstock_ops import events
 
 
 def day(text: str) -> date:
@@ -42,8 +42,6 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(names) - len(result.failures)} of {len(names)} symbols: {loaded.rows} bars, "
                           f"{loaded.inserted} new, {loaded.updated} updated, {loaded.unchanged} unchanged, "
                           f"{len(loaded.errors)} rejected")
-        waiting = pending_count()
-        if waiting:
-            self.stderr.write(f"{waiting} events wait in the outbox")
+        events.report_waiting(self.stderr)
         if result.failures:
             raise CommandError(f"{len(result.failures)} symbol(s) failed: {', '.join(result.failures)}")

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitors.quality import loader
 from monitors.quality.models import INTERVALS
-from tickstock_ops.events import pending_count
+from tickstock_ops import events
 
 MAX_LISTED_ERRORS = 200
 
@@ -35,9 +35,7 @@ class Command(BaseCommand):
             self._report_errors(actions, action_result.errors)
             self.stdout.write(f"{actions}: {action_result.rows} rows, {action_result.created} new, "
                               f"{action_result.updated} updated, {len(action_result.errors)} rejected")
-        waiting = pending_count()
-        if waiting:
-            self.stderr.write(f"{waiting} events wait in the outbox")
+        events.report_waiting(self.stderr)
 
     def _report_errors(self, path: str, errors: list) -> None:
         for error in errors[:MAX_LISTED_ERRORS]:

@@ -5,7 +5,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from monitors.quality.models import INTERVALS
 from monitors.quality.scan import run_scan
-from tickstock_ops.events import PayloadEncoder, pending_count
+from tickstock_ops import events
+from tickstock_ops.events import PayloadEncoder
 
 
 def moment(text: str):
@@ -54,6 +55,4 @@ class Command(BaseCommand):
                 if report["overall_score"] < 100:
                     self.stdout.write(f"  {report['symbol']}: {report['overall_score']:.0f} — "
                                       + "; ".join(report["recommendations"][:2]))
-        waiting = pending_count()
-        if waiting:
-            self.stderr.write(f"{waiting} events wait in the outbox")
+        events.report_waiting(self.stderr)
