@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.utils import timezone
 
-from tickstock_ops import alerts
+from tickstock_ops import alerts, silences
 from tickstock_ops.admin_base import RecordAdmin, RecordInline
-from tickstock_ops.models import Alert, AlertActivity, OutboxEvent
+from tickstock_ops.models import Alert, AlertActivity, OutboxEvent, Silence
 
 
 @admin.register(OutboxEvent)
@@ -37,8 +37,8 @@ class AlertActivityInline(RecordInline):
 
 @admin.register(Alert)
 class AlertAdmin(RecordAdmin):
-    list_display = ("title", "severity", "state", "source", "count", "silenced_until", "inhibited_by",
-                    "acknowledged_by", "first_seen", "last_seen")
+    # Few, short columns so that titles get the width (tickstock_ops/static/tickstock_ops/admin.css).
+    list_display = ("title", "severity", "state", "source", "count", "silenced_until", "last_seen")
     list_filter = ("state", "severity", "source", ("silenced_until", admin.EmptyFieldListFilter),
                    ("inhibited_by", admin.EmptyFieldListFilter))
     list_select_related = ("acknowledged_by", "inhibited_by")
@@ -46,6 +46,11 @@ class AlertAdmin(RecordAdmin):
     readonly_fields = [f.name for f in Alert._meta.fields]
     inlines = [AlertActivityInline]
     action_form = AlertActionForm
+    list_per_page = 50
+
+    class Media:
+        css = {"all": ["tickstock_ops/admin.css"]}
+
     actions = ["acknowledge", "unacknowledge", "silence", "unsilence", "resolve"]
 
     def _each(self, request, queryset, verb: str, apply) -> None:
@@ -102,3 +107,68 @@ class AlertActivityAdmin(RecordAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class SilenceForm(forms.ModelForm):
+    """Matchers typed as text (`type=volume_spike, source=feed-b`), checked by the same parser as the dashboard's."""
+
+    matchers_text = forms.CharField(label="matchers", help_text="e.g. type=volume_spike, source=feed-b, "
+                                    "symbol=~\"AA.*\", exchange!=XNAS — every matcher must match")
+
+    class Meta:
+        model = Silence
+        fields = ("matchers_text", "starts_at", "ends_at", "comment")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["matchers_text"] = self.instance.matchers_text
+        else:
+            self.initial.setdefault("ends_at", timezone.now() + timedelta(hours=2))
+
+    def clean(self):
+        data = super().clean()
+        try:
+            if "matchers_text" in data:
+                data["matchers"] = silences.parse_matchers(data["matchers_text"])
+            if data.get("ends_at") and data["ends_at"] <= timezone.now():
+                raise silences.SilenceError("the end must be in the future (use the expire action to end it now)")
+        except silences.SilenceError as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    form = SilenceForm
+    list_display = ("__str__", "state_now", "starts_at", "ends_at", "created_by", "comment")
+    list_select_related = ("created_by",)
+    search_fields = ("comment", "matchers")
+    actions = ["expire"]
+
+    @admin.display(description="state")
+    def state_now(self, silence: Silence) -> str:
+        return silence.state()
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = {"matchers": [m.as_dict() for m in data["matchers"]], "starts_at": data["starts_at"],
+                  "ends_at": data["ends_at"], "comment": data["comment"], "actor": request.user}
+        saved = silences.update(obj, **fields) if change else silences.create(**fields)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # expire instead: the record of who muted what stays
+
+    @admin.action(description="Expire selected silences now")
+    def expire(self, request, queryset):
+        done = 0
+        for silence in queryset:
+            try:
+                silences.expire(silence, request.user)
+                done += 1
+            except silences.SilenceError as error:
+                self.message_user(request, str(error), messages.WARNING)
+        if done:
+            self.message_user(request, f"Expired {done} silence(s).", messages.SUCCESS)

@@ -1,9 +1,10 @@
 """Raising, clearing and handling alerts: the Prometheus Alertmanager model on one table.
 
 Domain code calls `fire()` every time it sees a problem and `resolve()` when the condition has cleared; one
-alert per fingerprint, whose count and last-seen grow. Operators acknowledge, silence (until a time, with a
-reason) and resolve; every change is an `AlertActivity` row and a `tickstock.alert.*` event, which is how the
-dashboard (and any pager bridge reading the Redis stream) learns of it.
+alert per fingerprint, whose count and last-seen grow. Operators acknowledge, silence (silences are objects with
+label matchers, tickstock_ops/silences.py, applied to every alert as it fires) and resolve; every change is an
+`AlertActivity` row and a `tickstock.alert.*` event, which is how the dashboard (and any pager bridge reading
+the Redis stream) learns of it.
 
 Notifying means publishing `tickstock.alert.firing`: when an alert opens or reopens, and again after the repeat
 interval while it keeps firing — not while it is acknowledged, silenced or inhibited. Inside `grouped()` the
@@ -24,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tickstock_ops import conf
+from tickstock_ops import conf, silences
 from tickstock_ops.events import publish, publish_many
 from tickstock_ops.models import Alert, AlertActivity
 
@@ -135,6 +136,7 @@ def _open_or_count(firings: list[Firing]) -> list[Alert]:
     AlertActivity.objects.bulk_create(activity)
     alerts = [by_fingerprint[firing.fingerprint] for firing in firings]
     _apply_inhibition(alerts)
+    silences.apply(alerts, now)
     _notify_due([(alert, reasons[alert.fingerprint]) for alert in alerts], now)
     return alerts
 
@@ -169,7 +171,7 @@ def resolve_many(fingerprints: list[str], *, actor=None, note: str = "") -> list
         AlertActivity.objects.bulk_create([AlertActivity(alert=alert, action=Action.RESOLVED, actor=actor,
                                                          note=reason) for alert in found], batch_size=LOOKUP_CHUNK)
         _release_inhibited()
-        publish_many("tickstock.alert.resolved", [_payload(alert, actor) for alert in found])
+        publish_many("tickstock.alert.resolved", [alert.event_payload(actor) for alert in found])
     return found
 
 
@@ -182,7 +184,7 @@ def acknowledge(alert: Alert, actor, note: str = "") -> Alert:
         alert.state, alert.acknowledged_at, alert.acknowledged_by = Alert.State.ACKNOWLEDGED, timezone.now(), actor
         alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
         _record(alert, Action.ACKNOWLEDGED, actor, note)
-        publish("tickstock.alert.acknowledged", _payload(alert, actor, note))
+        publish("tickstock.alert.acknowledged", alert.event_payload(actor, note))
     return alert
 
 
@@ -194,38 +196,34 @@ def unacknowledge(alert: Alert, actor, note: str = "") -> Alert:
         alert.state, alert.acknowledged_at, alert.acknowledged_by = Alert.State.FIRING, None, None
         alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
         _record(alert, Action.UNACKNOWLEDGED, actor, note)
-        publish("tickstock.alert.firing", _payload(alert, actor, note, notification="unacknowledged"))
+        publish("tickstock.alert.firing", alert.event_payload(actor, note, notification="unacknowledged"))
     return alert
 
 
 def silence(alert: Alert, actor, until: datetime, reason: str) -> Alert:
-    """No notifications before `until`; the alert keeps counting sightings and resolves as usual."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise AlertActionError("a silence needs a reason")
-    if timezone.is_naive(until):
-        raise AlertActionError("the silence end needs a time zone")
-    if until <= timezone.now():
-        raise AlertActionError(f"the silence end {until:%Y-%m-%d %H:%M} UTC is not in the future")
-    with transaction.atomic():
-        alert = _locked(alert)
-        alert.silenced_until, alert.silenced_by, alert.silence_reason = until, actor, reason[:300]
-        alert.save(update_fields=["silenced_until", "silenced_by", "silence_reason"])
-        _record(alert, Action.SILENCED, actor, f"until {until:%Y-%m-%d %H:%M} UTC: {reason}"[:300])
-        publish("tickstock.alert.silenced", _payload(alert, actor, reason))
+    """Silence this one alert until `until` (a silence object matching its fingerprint, tickstock_ops/silences.py):
+    no notifications meanwhile; the alert keeps counting sightings and resolves as usual."""
+    try:
+        silences.for_alert(alert, actor, until, reason)
+    except silences.SilenceError as error:
+        raise AlertActionError(str(error)) from None
+    alert.refresh_from_db()
     return alert
 
 
 def unsilence(alert: Alert, actor, note: str = "") -> Alert:
-    with transaction.atomic():
-        alert = _locked(alert)
-        if not alert.is_silenced():
-            raise AlertActionError("the alert is not silenced")
-        alert.silenced_until = None
-        alert.save(update_fields=["silenced_until"])
-        _record(alert, Action.UNSILENCED, actor, note)
-        publish("tickstock.alert.unsilenced", _payload(alert, actor, note))
+    """Lift the silence: expire every active silence that mutes this alert (they may mute others too)."""
+    try:
+        silences.lift(alert, actor)
+    except silences.SilenceError as error:
+        raise AlertActionError(str(error)) from None
+    alert.refresh_from_db()
     return alert
+
+
+def is_silenced(alert: Alert, now: datetime | None = None) -> bool:
+    """Whether an active silence mutes `alert`: whatever notifies must skip it. One place decides it."""
+    return silences.is_silenced(alert, now)
 
 
 _digest = threading.local()
@@ -257,9 +255,7 @@ SEVERITY_ORDER = [Alert.Severity.CRITICAL, Alert.Severity.WARNING, Alert.Severit
 
 
 def group_key(alert: Alert) -> tuple[str, str, str]:
-    labels = alert.labels
-    kind = labels.get("anomaly_type") or labels.get("metric") or alert.fingerprint.split(":")[0]
-    return alert.source, kind, labels.get("exchange", "")
+    return alert.source, alert.kind, alert.labels.get("exchange", "")
 
 
 def _notify_due(sightings: list[tuple[Alert, str]], now: datetime) -> None:
@@ -282,9 +278,9 @@ def _notify_due(sightings: list[tuple[Alert, str]], now: datetime) -> None:
     for alert, reason in due:
         alert.last_notified_at, alert.notifications = now, alert.notifications + 1
         if pending is not None:
-            pending[group_key(alert)].append(_payload(alert, notification=reason))
+            pending[group_key(alert)].append(alert.event_payload(notification=reason))
         else:
-            payloads.append(_payload(alert, notification=reason))
+            payloads.append(alert.event_payload(notification=reason))
     if payloads:
         publish_many("tickstock.alert.firing", payloads)
 
@@ -364,13 +360,3 @@ def _locked(alert: Alert) -> Alert:
 
 def _record(alert: Alert, action: str, actor=None, note: str = "") -> None:
     AlertActivity.objects.create(alert=alert, action=action, actor=actor, note=note[:300])
-
-
-def _payload(alert: Alert, actor=None, note: str = "", notification: str | None = None) -> dict:
-    payload = alert.as_event()
-    payload["actor"] = actor.get_username() if actor is not None else None
-    if note:
-        payload["note"] = note
-    if notification:
-        payload["notification"] = notification
-    return payload

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from tickstock_ops import matchers as label_matchers
+
 
 class OutboxEvent(models.Model):
     """An event written in the same transaction as the change it reports, relayed to Redis after commit."""
@@ -64,10 +66,13 @@ class Alert(models.Model):
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                         related_name="+")
+    # The covering silence's end, author and comment, copied for listing and filtering (tickstock_ops/silences.py).
     silenced_until = models.DateTimeField(null=True, blank=True, help_text="no notifications before this time")
     silenced_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     silence_reason = models.CharField(max_length=300, blank=True)
+    silence = models.ForeignKey("Silence", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts",
+                                help_text="the active silence that mutes this alert (the one ending last)")
     inhibited_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="inhibits",
                                      help_text="the active source-level alert this one is suppressed under")
@@ -86,7 +91,31 @@ class Alert(models.Model):
         return self.state != self.State.RESOLVED
 
     def is_silenced(self, now: datetime | None = None) -> bool:
+        """As the silences were last applied; `tickstock_ops.silences.is_silenced()` asks the silences themselves."""
         return self.silenced_until is not None and self.silenced_until > (now or timezone.now())
+
+    @property
+    def kind(self) -> str:
+        """What the alert is about (its Alertmanager alertname): the anomaly type, the SLA metric …"""
+        return self.labels.get("anomaly_type") or self.labels.get("metric") or self.fingerprint.split(":")[0]
+
+    def match_labels(self) -> dict[str, str]:
+        """The labels silences and filters match on: the alert's own, plus alertname/type, severity, monitor
+        (ipo, quality, rules) and fingerprint."""
+        synthetic = {"alertname": self.kind, "type": self.kind, "severity": self.severity, "monitor": self.source,
+                     "fingerprint": self.fingerprint}
+        return {**synthetic, **{str(k): "" if v is None else str(v) for k, v in self.labels.items()},
+                "fingerprint": self.fingerprint}
+
+    def event_payload(self, actor=None, note: str = "", notification: str | None = None) -> dict:
+        """A `tickstock.alert.*` payload: the alert, who acted and why."""
+        payload = self.as_event()
+        payload["actor"] = actor.get_username() if actor is not None else None
+        if note:
+            payload["note"] = note
+        if notification:
+            payload["notification"] = notification
+        return payload
 
     def as_event(self) -> dict:
         """The payload of the `tickstock.alert.*` events."""
@@ -129,3 +158,34 @@ class AlertActivity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor or 'system'}"
+
+
+class Silence(models.Model):
+    """Alertmanager's silence: label matchers, a start and an end, who made it and why. Alerts that match while it
+    is active do not notify; they still count sightings and resolve as usual."""
+
+    matchers = models.JSONField(help_text='[{"name": "type", "op": "=", "value": "volume_spike"}, …]')
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    comment = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-ends_at", "-id"]
+        indexes = [models.Index(fields=["ends_at"], name="silence_ends_at")]
+
+    def __str__(self) -> str:
+        return f"silence #{self.pk}: {self.matchers_text}"
+
+    @property
+    def matchers_text(self) -> str:
+        return label_matchers.text(label_matchers.from_json(self.matchers))
+
+    def state(self, now: datetime | None = None) -> str:
+        now = now or timezone.now()
+        if self.ends_at <= now:
+            return "expired"
+        return "pending" if self.starts_at > now else "active"

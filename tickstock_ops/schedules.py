@@ -5,6 +5,8 @@ from django_q.models import Schedule
 SCHEDULES = [
     {"name": "relay events", "func": "tickstock_ops.tasks.relay_events", "schedule_type": Schedule.MINUTES,
      "minutes": 1},
+    {"name": "apply silences", "func": "tickstock_ops.tasks.apply_silences", "schedule_type": Schedule.MINUTES,
+     "minutes": 1},
 ]
 
 

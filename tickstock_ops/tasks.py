@@ -2,7 +2,7 @@
 
 import time
 
-from tickstock_ops import events
+from tickstock_ops import events, silences
 
 OUTAGE_POLL_SECONDS = 2
 OUTAGE_WATCH_SECONDS = 50
@@ -20,3 +20,8 @@ def relay_events() -> dict:
             break
         time.sleep(OUTAGE_POLL_SECONDS)
     return {"delivered": delivered, "failed": result.failed, "pruned": events.prune_published()}
+
+
+def apply_silences() -> dict:
+    """Silences that started or ended since the last run take effect on the alerts' listing and counts."""
+    return {"changed": silences.refresh()}

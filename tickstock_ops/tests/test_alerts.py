@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tickstock_ops import alerts
-from tickstock_ops.models import Alert, AlertActivity, OutboxEvent
+from tickstock_ops.models import Alert, AlertActivity, OutboxEvent, Silence
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +96,7 @@ def test_a_silenced_alert_keeps_counting_but_does_not_notify_until_the_silence_e
     assert len(alert_events("firing")) == 1
     assert alert_events("silenced")[0]["actor"] == "ops"
 
-    Alert.objects.filter(pk=alert.pk).update(silenced_until=timezone.now() - timedelta(seconds=1))
+    Silence.objects.update(ends_at=timezone.now() - timedelta(seconds=1))
     alerts.fire("ipo:source:nasdaq", source="ipo", title="Nasdaq down")
     assert len(alert_events("firing")) == 2
 
