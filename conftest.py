@@ -18,7 +18,8 @@ def isolated_redis():
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": f"test{os.getpid()}", "capacity": 5000},
+            "CONFIG": {"hosts": [{"address": settings.REDIS_URL, "socket_timeout": 15}],  # config/settings.py
+                       "prefix": f"test{os.getpid()}", "capacity": 5000},
         }
     }
     from channels.layers import channel_layers

@@ -130,9 +130,11 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         # A process's Broadcaster rejoins the dashboard group every minute, so a crashed process's channel
-        # leaves the group within five minutes instead of channels-redis' default day.
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env.env_str(ENV, "CHANNELS_PREFIX", "asgi"), "capacity": 1000,
-                   "group_expiry": 300},
+        # leaves the group within five minutes instead of channels-redis' default day. channels-redis waits for
+        # a message with a 5 s BZPOPMIN, and redis-py's default socket timeout is also 5 s: an idle wait raced
+        # the server's empty reply and failed with "Timeout reading from …". The socket timeout must exceed it.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                   "prefix": env.env_str(ENV, "CHANNELS_PREFIX", "asgi"), "capacity": 1000, "group_expiry": 300},
     }
 }
 
