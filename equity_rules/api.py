@@ -15,6 +15,17 @@ def current_rules(equity_type: str) -> dict | None:
     return EquityType.objects.filter(equity_type=equity_type).values_list("processing_rules", flat=True).first()
 
 
+def securities(symbols: list[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """(equity type, sector, exchange) of each of `symbols` found in the security universe; others are absent."""
+    found = {}
+    for start in range(0, len(symbols), 5000):
+        rows = (Security.objects.filter(symbol__in=symbols[start:start + 5000])
+                .values_list("symbol", "equity_type__equity_type", "sector", "exchange"))
+        for symbol, equity_type, sector, exchange in rows:
+            found[symbol] = (equity_type, sector, exchange)
+    return found
+
+
 def upsert_security(symbol: str, *, name: str, equity_type: str, exchange: str, sector: str | None = None,
                     average_volume: Decimal | None = None, listing_date=None) -> None:
     """Add or update a security in the universe; IPOs call this when they start trading.

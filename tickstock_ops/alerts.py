@@ -11,7 +11,8 @@ interval while it keeps firing — not while it is acknowledged, silenced or inh
 notifications of a whole scan go out as one `tickstock.alert.digest` per (source, type, exchange) instead.
 
 Inhibition: a source-level alert (a whole source stale or down) suppresses the per-symbol alerts it explains
-(`INHIBIT_RULES`); they still count sightings, but do not notify until the source-level alert resolves.
+(rules the owning app adds with `register_inhibit_rule()`); they still count sightings, but do not notify until
+the source-level alert resolves.
 """
 
 import threading
@@ -65,12 +66,13 @@ class InhibitRule:
         return all(inhibitor.labels.get(name) == target.labels.get(name) for name in self.equal)
 
 
-INHIBIT_RULES = [
-    # A stale source: its symbols' staleness, coverage gaps and cross-source mismatches are the same cause.
-    InhibitRule(source="quality", source_type="data_stale",
-                target_types=frozenset({"data_stale", "coverage_gap", "source_mismatch"}),
-                scoped_by="symbol", equal=("source", "interval")),
-]
+_inhibit_rules: list[InhibitRule] = []
+
+
+def register_inhibit_rule(rule: InhibitRule) -> None:
+    """Add an inhibition rule (domain apps register theirs in AppConfig.ready()); registering it again is a no-op."""
+    if rule not in _inhibit_rules:
+        _inhibit_rules.append(rule)
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,12 @@ def _open_or_count(firings: list[Firing]) -> list[Alert]:
     silences.apply(alerts, now)
     _notify_due([(alert, reasons[alert.fingerprint]) for alert in alerts], now)
     return alerts
+
+
+def open_alerts(source: str, fingerprint_prefix: str = "") -> list[tuple[str, dict]]:
+    """(fingerprint, labels) of the alerts of `source` not resolved, whose fingerprint starts with the prefix."""
+    return list(Alert.objects.filter(source=source, fingerprint__startswith=fingerprint_prefix, state__in=OPEN_STATES)
+                .values_list("fingerprint", "labels"))
 
 
 def resolve(fingerprint: str, *, actor=None, note: str = "") -> bool:
@@ -288,14 +296,14 @@ def _notify_due(sightings: list[tuple[Alert, str]], now: datetime) -> None:
 def _apply_inhibition(alerts: list[Alert]) -> None:
     """Inhibit or release each of `alerts` by the open source-level alerts; alerts among them that inhibit others
     go first (they may cover alerts of the same batch)."""
-    inhibitors = [alert for alert in alerts if any(rule.inhibits_others(alert) for rule in INHIBIT_RULES)]
+    inhibitors = [alert for alert in alerts if any(rule.inhibits_others(alert) for rule in _inhibit_rules)]
     for alert in inhibitors:
         _inhibit_covered(alert)
     if inhibitors:  # the alerts they cover were updated in the database: read the new links
         links = dict(Alert.objects.filter(pk__in=[a.pk for a in alerts]).values_list("pk", "inhibited_by_id"))
         for alert in alerts:
             alert.inhibited_by_id = links[alert.pk]
-    candidates = _open_inhibitors() if any(rule.may_be_inhibited(a) for a in alerts for rule in INHIBIT_RULES) \
+    candidates = _open_inhibitors() if any(rule.may_be_inhibited(a) for a in alerts for rule in _inhibit_rules) \
         else []
     changed, activity = [], []
     for alert in alerts:
@@ -315,7 +323,7 @@ def _apply_inhibition(alerts: list[Alert]) -> None:
 
 def _inhibit_covered(inhibitor: Alert) -> None:
     """Inhibit the open, not yet inhibited alerts that `inhibitor` covers."""
-    for rule in INHIBIT_RULES:
+    for rule in _inhibit_rules:
         if not rule.inhibits_others(inhibitor):
             continue
         candidates = Alert.objects.filter(source=rule.source, state__in=OPEN_STATES, inhibited_by__isnull=True,
@@ -329,14 +337,14 @@ def _inhibit_covered(inhibitor: Alert) -> None:
 def _open_inhibitors() -> list[Alert]:
     """The open alerts that may inhibit others, by the rules' source and type."""
     found: list[Alert] = []
-    for rule in INHIBIT_RULES:
+    for rule in _inhibit_rules:
         found += Alert.objects.filter(source=rule.source, state__in=OPEN_STATES,
                                       labels__anomaly_type=rule.source_type)
     return found
 
 
 def _inhibitor_of(alert: Alert, candidates: list[Alert]) -> Alert | None:
-    for rule in INHIBIT_RULES:
+    for rule in _inhibit_rules:
         if not rule.may_be_inhibited(alert):
             continue
         for candidate in candidates:

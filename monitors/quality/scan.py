@@ -12,13 +12,11 @@ from django.db import connection, transaction
 from django.db.models import Avg
 from django.utils import timezone
 
-from monitors.quality import calendar, checks, conf, scoring
-from monitors.quality.loader import COPY_HEADER, COPY_TRAILER, PG_EPOCH_US
+from monitors.quality import calendar, checks, conf, pgcopy, scoring
 from monitors.quality.models import Anomaly, Bar, CorporateAction, PublishedAnomaly, Report, Scan
-from monitors.quality.rules import symbol_profiles, thresholds_for
+from monitors.quality.thresholds import symbol_profiles, thresholds_for
 from tickstock_ops import alerts
 from tickstock_ops.events import publish, publish_many
-from tickstock_ops.models import Alert
 
 BAR_COLUMNS = ["symbol", "source", "ts", "open", "high", "low", "close", "volume"]
 READ_ROW = np.dtype([
@@ -128,13 +126,13 @@ def _copy_out(sql: str, params: list) -> pd.DataFrame:
     with connection.cursor() as cursor:
         query = cursor.cursor.mogrify(fixed, params).decode()
         cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH BINARY", buffer)
-    body = buffer.getbuffer()[len(COPY_HEADER):-len(COPY_TRAILER)]
+    body = pgcopy.rows_of(buffer)
     rows = np.frombuffer(body, dtype=READ_ROW) if len(body) % READ_ROW.itemsize == 0 else None
     if rows is None or not _fixed_width(rows):
         return _copy_out_csv(sql, params)  # a symbol or source with multi-byte characters: not fixed width
     frame = pd.DataFrame({
         "symbol": _categories(rows["symbol"]), "source": _categories(rows["source"]),
-        "ts": pd.to_datetime((rows["ts"].astype(np.int64) + PG_EPOCH_US) * 1000, utc=True),
+        "ts": pd.to_datetime((rows["ts"].astype(np.int64) + pgcopy.PG_EPOCH_US) * 1000, utc=True),
     })
     for name in ("open", "high", "low", "close", "volume"):
         frame[name] = rows[name].astype(np.float64)
@@ -206,9 +204,8 @@ def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, s
             advice = scoring.recommendations(mine, interval, others)
             rows.append(Report(scan=scan, symbol=symbol, equity_type=profiles[symbol].equity_type,
                                recommendations=advice, **score))
-            payloads.append({"symbol": symbol, **score, "anomalies": [
-                {"type": f.type, "ts": scoring.label(f.ts, interval), "severity": f.severity, "value": f.value,
-                 "threshold": f.threshold, "detail": f.detail} for f in mine], "recommendations": advice})
+            payloads.append({"symbol": symbol, **score, "anomalies": [anomaly_dict(f, interval) for f in mine],
+                             "recommendations": advice})
         reports = Report.objects.bulk_create(rows, batch_size=2000)
         report_ids = {report.symbol: report.pk for report in reports}
         if any(pk is None for pk in report_ids.values()):
@@ -223,12 +220,7 @@ def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, s
         fresh: dict[str, list[dict]] = defaultdict(list)
         for finding in findings:
             if _key(finding) in new:
-                fresh[finding.type].append({
-                    "symbol": finding.symbol, "anomaly_type": finding.type, "severity": finding.severity,
-                    "ts": scoring.label(finding.ts, interval), "value": finding.value,
-                    "threshold": finding.threshold, "detail": finding.detail, "scan_id": scan.pk,
-                    "interval": interval, "source": finding.source,
-                })
+                fresh[finding.type].append(anomaly_event(finding, interval, scan.pk))
         for kind, anomaly_events in fresh.items():
             publish_many(f"tickstock.quality.{kind}", anomaly_events)
         scan.mean_scores = _means(rows)
@@ -237,6 +229,19 @@ def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, s
         scan.save(update_fields=["mean_scores", "anomaly_counts", "duration_s"])
         publish("tickstock.quality.summary", summary_payload(scan))
     return scan, payloads
+
+
+def anomaly_dict(finding: checks.Finding, interval: str) -> dict:
+    """A finding as a scan's Report lists it."""
+    return {"type": finding.type, "ts": scoring.label(finding.ts, interval), "severity": finding.severity,
+            "value": finding.value, "threshold": finding.threshold, "detail": finding.detail}
+
+
+def anomaly_event(finding: checks.Finding, interval: str, scan_id: int) -> dict:
+    """A finding as the payload of its `tickstock.quality.<type>` event."""
+    fields = anomaly_dict(finding, interval)
+    return {"symbol": finding.symbol, "anomaly_type": fields.pop("type"), **fields, "scan_id": scan_id,
+            "interval": interval, "source": finding.source}
 
 
 def _key(finding: checks.Finding) -> tuple:
@@ -320,10 +325,8 @@ def _alert(findings, scanned, interval, types, scan, profiles) -> None:
         alerts.fire_many(firings)
     firing = {item.fingerprint for item in firings}
     scanned_set = set(scanned)
-    open_alerts = Alert.objects.filter(source="quality", fingerprint__startswith="quality:").exclude(
-        state=Alert.State.RESOLVED).values_list("fingerprint", "labels")
     alerts.resolve_many([
-        fp for fp, labels in open_alerts
+        fp for fp, labels in alerts.open_alerts("quality", "quality:")
         if fp not in firing and labels.get("interval", "1d") == interval and labels.get("anomaly_type") in types
         and ("symbol" not in labels or labels["symbol"] in scanned_set)
     ])

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from monitors.quality import calendar, checks, conf
-from monitors.quality.rules import Profile
+from monitors.quality.thresholds import Profile
 
 
 def sessions(start: str, count: int) -> pd.DatetimeIndex:

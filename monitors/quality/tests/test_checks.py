@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from monitors.quality.rules import Profile
 from monitors.quality.tests.builders import calm, daily, intraday, noisy_volume, of_type, run, sessions
+from monitors.quality.thresholds import Profile
 
 AFTER = "2025-12-31 23:00"
 

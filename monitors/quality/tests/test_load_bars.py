@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from monitors.quality import loader
+from monitors.quality.loader import reading
 from monitors.quality.models import Bar, CorporateAction
 from tickstock_ops.testing import run_manage
 
@@ -230,13 +231,13 @@ def test_a_file_that_is_not_csv_at_all(tmp_path):
 def row_by_row(monkeypatch) -> list:
     """The calls to the row-by-row reader."""
     calls = []
-    real = loader._read_chunks
+    real = reading._read_chunks
 
     def counted(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(loader, "_read_chunks", counted)
+    monkeypatch.setattr(reading, "_read_chunks", counted)
     return calls
 
 

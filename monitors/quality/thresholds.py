@@ -3,8 +3,7 @@ the equity type's `quality` rules first (None or absent = no override), then set
 
 from dataclasses import dataclass
 
-from equity_rules.api import current_rules
-from equity_rules.models import Security
+from equity_rules.api import current_rules, securities
 from monitors.quality import conf
 
 
@@ -30,11 +29,7 @@ def symbol_profiles(symbols: list[str]) -> dict[str, Profile]:
     """Each symbol's equity type, sector and exchange from the security universe; defaults where unknown."""
     default_type = conf.get("QUALITY_DEFAULT_EQUITY_TYPE")
     default_exchange = conf.get("QUALITY_DEFAULT_EXCHANGE")
-    found = {}
-    for start in range(0, len(symbols), 5000):
-        rows = (Security.objects.filter(symbol__in=symbols[start:start + 5000])
-                .values_list("symbol", "equity_type__equity_type", "sector", "exchange"))
-        for symbol, equity_type, sector, exchange in rows:
-            found[symbol] = Profile(equity_type or default_type, sector or None, exchange or default_exchange)
+    found = {symbol: Profile(equity_type or default_type, sector or None, exchange or default_exchange)
+             for symbol, (equity_type, sector, exchange) in securities(symbols).items()}
     default = Profile(default_type, None, default_exchange)
     return {symbol: found.get(symbol, default) for symbol in symbols}

@@ -1,0 +1,76 @@
+"""The data-quality checks of docs/quality-checks.md, computed over whole arrays at once.
+
+A scan reads its bars once into a long frame (symbol, source, ts, OHLCV). The series checks (price, volume,
+volatility, technical, unrecorded splits) work on a `Panel` of each symbol's primary source; freshness and
+cross-source checks work on the long frame. Baselines learn from clean data: bars already flagged (price jumps,
+volume spikes, halts) are masked out of the trailing averages and volatility windows that judge later bars.
+"""
+
+import pandas as pd
+
+from monitors.quality.checks.cross_source import source_mismatch
+from monitors.quality.checks.findings import (
+    ALL_TYPES,
+    FRESHNESS_TYPES,
+    INTRADAY_TYPES,
+    PRICE_TYPES,
+    SERIES_TYPES,
+    VOLUME_TYPES,
+    Finding,
+    Universe,
+)
+from monitors.quality.checks.freshness import daily_freshness, intraday_freshness
+from monitors.quality.checks.panel import Panel
+from monitors.quality.thresholds import Profile
+
+__all__ = ["ALL_TYPES", "FRESHNESS_TYPES", "INTRADAY_TYPES", "PRICE_TYPES", "SERIES_TYPES", "VOLUME_TYPES",
+           "Finding", "Universe", "choose_primary", "run"]
+
+
+def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
+    """All findings on bars in (since, as_of] for the requested types."""
+    findings: list[Finding] = []
+    if bars.empty:
+        return findings
+    primary, sources = choose_primary(bars)
+    if any(kind in universe.types for kind in SERIES_TYPES):
+        panel = Panel(primary, universe)
+        findings += panel.series_findings()
+    if "source_mismatch" in universe.types:
+        findings += source_mismatch(bars, universe)
+    for exchange, symbols in _by_exchange(primary["symbol"].unique(), universe.profiles).items():
+        subset = primary[primary["symbol"].isin(symbols)]
+        if universe.interval == "1d":
+            findings += daily_freshness(subset, universe, exchange, bars)
+        else:
+            findings += intraday_freshness(subset, universe, exchange)
+    # Staleness is a condition of now: reported by every scan while it lasts (its event still goes out once per
+    # newest bar). Everything else is about bars, reported by the scan whose window holds them.
+    findings = [f for f in findings if f.type in universe.types and (f.type == "data_stale" or _in_window(
+        f.ts, universe))]
+    for finding in findings:
+        finding.source = finding.source or sources.get(finding.symbol, "")
+    return findings
+
+
+def _in_window(ts: pd.Timestamp, universe: Universe) -> bool:
+    return ts <= universe.as_of and (universe.since is None or ts > universe.since)
+
+
+def choose_primary(bars: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Each symbol's series from the source with the most bars (ties: source name), and that choice."""
+    counts = bars.groupby(["symbol", "source"], sort=True).size().reset_index(name="n")
+    counts = counts.sort_values(["symbol", "n", "source"], ascending=[True, False, True])
+    best = counts.drop_duplicates("symbol")
+    chosen = dict(zip(best["symbol"], best["source"], strict=True))
+    if len(counts) == len(best):
+        return bars, chosen
+    keep = bars["source"].to_numpy() == bars["symbol"].map(chosen).to_numpy()
+    return bars[keep], chosen
+
+
+def _by_exchange(symbols, profiles: dict[str, Profile]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for symbol in symbols:
+        groups.setdefault(profiles[symbol].exchange, []).append(symbol)
+    return groups

@@ -1,0 +1,100 @@
+"""Rolling-window and shifting helpers over (bars × symbols) matrices, NaN-aware, without Python loops per bar."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+
+def matrix(values: np.ndarray, rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A long column as a (bars × symbols) matrix, NaN where a symbol has no bar."""
+    matrix = np.full(shape, np.nan)
+    matrix[rows, columns] = values
+    return matrix
+
+
+def nanos(values) -> np.ndarray:
+    """UTC nanoseconds of tz-aware timestamps, without going through Python objects."""
+    return pd.DatetimeIndex(values).tz_convert("UTC").as_unit("ns").asi8
+
+
+
+def rolling_mean(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    """Mean of the last `window` rows (this row included), ignoring NaN; NaN with fewer than `min_periods`."""
+    present = ~np.isnan(values)
+    sums = _window_sum(np.where(present, values, 0.0), window)
+    counts = _window_sum(present.astype(float), window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts >= min_periods, sums / counts, np.nan)
+
+
+def rolling_std(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
+    counts = _window_sum(present.astype(float), window)
+    sums = _window_sum(filled, window)
+    squares = _window_sum(filled * filled, window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = (squares - sums * sums / counts) / (counts - 1)
+        return np.where(counts >= max(min_periods, 2), np.sqrt(np.clip(variance, 0, None)), np.nan)
+
+
+def rolling_extreme(values: np.ndarray, window: int, pick=np.fmin) -> np.ndarray:
+    """Rolling min (`np.fmin`) or max (`np.fmax`) over the last `window` rows, NaN unless all are present.
+    Built by doubling spans (1, 2, 4 …) and joining two overlapping ones: log2(window) array operations."""
+    spans = {1: values}
+    span = 1
+    while span * 2 <= window:
+        previous = spans[span]
+        spans[span * 2] = pick(previous, _shift_fill(previous, span))
+        span *= 2
+    widest = spans[span]
+    result = pick(widest, _shift_fill(widest, window - span)) if window > span else widest.copy()
+    complete = _window_sum((~np.isnan(values)).astype(float), window) >= window
+    complete[:window - 1] = False
+    return np.where(complete, result, np.nan)
+
+
+def _shift_fill(values: np.ndarray, periods: int) -> np.ndarray:
+    return shift(values, periods) if periods else values
+
+
+def _window_sum(values: np.ndarray, window: int) -> np.ndarray:
+    totals = np.cumsum(values, axis=0)
+    totals[window:] = totals[window:] - totals[:-window]
+    return totals
+
+
+def shift(values: np.ndarray, periods: int = 1) -> np.ndarray:
+    out = np.full_like(values, np.nan, dtype=float)
+    if periods < len(values):
+        out[periods:] = values[:len(values) - periods]
+    return out
+
+
+def ffill(values: np.ndarray) -> np.ndarray:
+    """Forward-fill NaN down each column."""
+    rows = np.where(~np.isnan(values), np.arange(len(values))[:, None], 0)
+    np.maximum.accumulate(rows, axis=0, out=rows)
+    return values[rows, np.arange(values.shape[1])]
+
+
+def peer_median(values: np.ndarray, groups: list[np.ndarray], min_peers: int) -> np.ndarray:
+    """Per row, the median of each group's columns, broadcast back to its columns; NaN with too few peers."""
+    out = np.full_like(values, np.nan)
+    for columns in groups:
+        block = values[:, columns]
+        enough = (~np.isnan(block)).sum(axis=1) >= min_peers
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(block, axis=1)
+        out[:, columns] = np.where(enough, median, np.nan)[:, None]
+    return out
+
+
+
+def next_traded(traded_close: np.ndarray) -> np.ndarray:
+    """Per bar, the close of the next traded bar of the same symbol."""
+    following = ffill(traded_close[::-1])[::-1]
+    return np.vstack([following[1:], np.full((1, traded_close.shape[1]), np.nan)])
+

@@ -1,0 +1,41 @@
+"""What every check produces and takes: the anomaly types, a finding, the universe a scan judges."""
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from monitors.quality.thresholds import Profile
+
+PRICE_TYPES = ("price_anomaly", "price_gap", "volatility_cluster", "technical_break", "corporate_action",
+               "source_mismatch")
+VOLUME_TYPES = ("volume_spike", "volume_drought")
+FRESHNESS_TYPES = ("data_stale", "coverage_gap")
+SERIES_TYPES = (*PRICE_TYPES, *VOLUME_TYPES)
+ALL_TYPES = (*PRICE_TYPES, *VOLUME_TYPES, *FRESHNESS_TYPES)
+INTRADAY_TYPES = FRESHNESS_TYPES
+
+
+@dataclass
+class Finding:
+    symbol: str
+    type: str
+    severity: str
+    ts: pd.Timestamp
+    value: float | None
+    threshold: float | None
+    detail: str
+    source: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Universe:
+    """What the checks need besides the bars: per-symbol profiles and thresholds, corporate actions, the window."""
+
+    interval: str
+    as_of: pd.Timestamp
+    since: pd.Timestamp | None
+    profiles: dict[str, Profile]
+    thresholds: dict[str, dict]
+    actions: pd.DataFrame  # symbol, date (Timestamp), kind, ratio
+    types: tuple[str, ...] = ALL_TYPES

@@ -1,0 +1,79 @@
+"""Volatility clusters and technical breaks (moving average, support and resistance)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from monitors.quality import conf
+from monitors.quality.checks.arrays import rolling_extreme, rolling_mean, rolling_std, shift
+
+if TYPE_CHECKING:
+    from monitors.quality.checks.panel import Panel
+
+
+def volatility(panel: Panel) -> None:
+    short = conf.get("QUALITY_VOLATILITY_SHORT_WINDOW")
+    long = conf.get("QUALITY_VOLATILITY_LONG_WINDOW")
+    limit = panel.threshold("volatility_ratio")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_returns = np.where(panel.price_flagged, np.nan, np.log1p(panel.returns))
+    short_vol = rolling_std(log_returns, short, short)
+    long_vol = shift(rolling_std(log_returns, long, max(panel.min_history, long * 2 // 3)), short)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = short_vol / long_vol
+        hot = (ratio >= limit) & (short_vol * 100 >= conf.get("QUALITY_VOLATILITY_FLOOR_PCT"))
+    onset = hot & ~np.vstack([np.zeros((1, hot.shape[1]), dtype=bool), hot[:-1]])
+    market, _ = panel.benchmark(np.where(np.isfinite(ratio), ratio, np.nan))
+    panel.emit("volatility_cluster", onset, ratio, limit, np.where(market >= limit / 2, "info", "warning"),
+              lambda row, col: f"{short}-bar volatility {short_vol[row, col]:.2%} is ×{ratio[row, col]:.1f} "
+                               f"its {long}-bar level {long_vol[row, col]:.2%}")
+
+
+
+def technical(panel: Panel) -> None:
+    window = conf.get("QUALITY_MA_WINDOW")
+    limit = panel.threshold("ma_distance_pct") / 100
+    closes = np.where(panel.traded & ~panel.price_flagged, panel.close, np.nan)
+    average = shift(rolling_mean(closes, window, window))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance = np.where(panel.traded, panel.close / average - 1, np.nan)
+        far = np.abs(distance) >= limit
+    onset = far & ~np.vstack([np.zeros((1, far.shape[1]), dtype=bool), far[:-1]])
+    market, sector = panel.benchmark(distance)
+    explained = panel.moved_with_peers(distance, market, sector, limit)
+    panel.emit("technical_break", onset, distance * 100, limit * 100, np.where(explained, "info", "warning"),
+              lambda row, col: f"close {panel.close[row, col]:.4g} is {distance[row, col]:+.1%} from its "
+                               f"{window}-bar average {average[row, col]:.4g}")
+    _level_breaks(panel, far)
+
+
+
+def _level_breaks(panel: Panel, already: np.ndarray) -> None:
+    """Closes through a support (resistance) set at least LEVEL_AGE bars ago and not touched since."""
+    window, age = conf.get("QUALITY_LEVEL_WINDOW"), conf.get("QUALITY_LEVEL_AGE")
+    margin = conf.get("QUALITY_LEVEL_BREAK_PCT") / 100
+    if len(panel.index) <= window:
+        return
+    lows = np.where(panel.traded, panel.low, np.nan)
+    highs = np.where(panel.traded, panel.high, np.nan)
+    old_span = window - age
+    support = shift(rolling_extreme(lows, old_span, np.fmin), age + 1)
+    resistance = shift(rolling_extreme(highs, old_span, np.fmax), age + 1)
+    recent_low = shift(rolling_extreme(lows, age, np.fmin))
+    recent_high = shift(rolling_extreme(highs, age, np.fmax))
+    with np.errstate(invalid="ignore"):
+        down = (recent_low >= support) & (panel.close < support * (1 - margin))
+        up = (recent_high <= resistance) & (panel.close > resistance * (1 + margin))
+    down &= panel.traded & ~already
+    up &= panel.traded & ~already
+    level = np.where(down, support, resistance)
+    severity = np.full(down.shape, "info", dtype=object)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        beyond = (panel.close / level - 1) * 100
+    panel.emit("technical_break", down | up, beyond, np.full((1, down.shape[1]), margin * 100), severity,
+              lambda row, col: (f"close {panel.close[row, col]:.4g} broke "
+                                f"{'below support' if down[row, col] else 'above resistance'} "
+                                f"{level[row, col]:.4g} held for {window} bars"))
+

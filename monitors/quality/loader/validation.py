@@ -1,0 +1,116 @@
+"""Validating bars column-wise, a chunk at a time: every rejected row is reported with its first problem."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from monitors.quality.loader.results import LoadResult, RowError
+
+COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^]{0,19}$")
+DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
+WITH_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
+MAX_VOLUME = 1e15
+
+
+@dataclass
+class Chunk:
+    """Validated bars as arrays: line numbers, symbols, UTC nanoseconds, prices, volumes."""
+
+    line: np.ndarray
+    symbol: np.ndarray
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def take(self, mask: np.ndarray) -> "Chunk":
+        return Chunk(*(getattr(self, name)[mask] for name in self.__dataclass_fields__))
+
+
+
+class _Rejections:
+    """The first problem of each rejected row of a chunk."""
+
+    def __init__(self, size: int):
+        self.bad = np.zeros(size, dtype=bool)
+        self.messages: dict[int, str] = {}
+
+    def add(self, mask: np.ndarray, message) -> None:
+        new = mask & ~self.bad
+        for index in np.nonzero(new)[0]:
+            self.messages[int(index)] = message(index) if callable(message) else message
+        self.bad |= new
+
+
+def validate(columns: list, lines: Sequence[int], interval: str, result: LoadResult) -> Chunk:
+    """The chunk's valid rows as arrays; every rejected row is added to `result.errors` with its first problem.
+    Symbols and timestamps repeat a lot, so they are parsed once per distinct value."""
+    raw_symbol, raw_ts, *raw_numbers = columns
+    rejected = _Rejections(len(lines))
+
+    codes, distinct = pd.factorize(np.asarray(raw_symbol, dtype=object))
+    cleaned = np.array([value.strip().upper() for value in distinct], dtype=object)
+    empty = np.array([value == "" for value in cleaned], dtype=bool)
+    unusable = np.array([not SYMBOL.match(value) for value in cleaned], dtype=bool)
+    rejected.add(empty[codes], "symbol is empty")
+    rejected.add(unusable[codes], lambda i: f"symbol {raw_symbol[i]!r} is not a ticker")
+    symbols = cleaned[codes]
+
+    ts_codes, ts_distinct = pd.factorize(np.asarray(raw_ts, dtype=object))
+    texts = pd.Series(ts_distinct, dtype=object).str.strip()
+    if interval == "1d":
+        shape_ok = texts.str.match(DATE_ONLY).to_numpy(dtype=bool)
+        rejected.add(~shape_ok[ts_codes],
+                     lambda i: f"timestamp {raw_ts[i]!r} is not a date (YYYY-MM-DD) for daily bars")
+        parsed = pd.to_datetime(texts.where(shape_ok), format="%Y-%m-%d", errors="coerce").dt.tz_localize("UTC")
+    else:
+        shape_ok = texts.str.contains(WITH_OFFSET).to_numpy(dtype=bool)
+        rejected.add(~shape_ok[ts_codes], lambda i: f"timestamp {raw_ts[i]!r} needs a UTC offset (e.g. -04:00)")
+        parsed = pd.to_datetime(texts.where(shape_ok), format="ISO8601", utc=True, errors="coerce")
+    rejected.add(parsed.isna().to_numpy()[ts_codes], lambda i: f"timestamp {raw_ts[i]!r} is not a valid date/time")
+    stamps = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").view(np.int64)[ts_codes]
+
+    values = {}
+    for name, raw in zip([*PRICE_COLUMNS, "volume"], raw_numbers, strict=True):
+        numbers = _floats(raw)
+        rejected.add(~np.isfinite(numbers), lambda i, raw=raw, name=name: f"{name} {raw[i]!r} is not a number")
+        values[name] = numbers
+    o, h, lo, c, v = (values[name] for name in ["open", "high", "low", "close", "volume"])
+    with np.errstate(invalid="ignore"):
+        rejected.add(lo <= 0, "prices must be positive")
+        rejected.add(lo > h, "low is above high")
+        rejected.add((o < lo) | (o > h), "open is outside low..high")
+        rejected.add((c < lo) | (c > h), "close is outside low..high")
+        rejected.add(v < 0, "volume is negative")
+        rejected.add(v > MAX_VOLUME, "volume is not a plausible share count")
+
+    result.errors.extend(RowError(lines[index], message) for index, message in rejected.messages.items())
+    good = ~rejected.bad
+    chunk = Chunk(np.asarray(lines, dtype=np.int64), symbols, stamps, o, h, lo, c,
+                  np.rint(np.where(good, v, 0)).astype(np.int64)).take(good)
+    same_symbol = pd.factorize(cleaned)[0][codes]  # "aaa" and "AAA " are one symbol
+    repeated = pd.DataFrame({"s": same_symbol[good], "t": chunk.ts}).duplicated(keep="last").to_numpy()
+    if repeated.any():
+        result.duplicates += int(repeated.sum())
+        chunk = chunk.take(~repeated)
+    return chunk
+
+
+def _floats(raw: tuple) -> np.ndarray:
+    """Parse a column of numbers; anything unparseable (or not finite) becomes NaN."""
+    try:
+        numbers = np.array(raw, dtype=np.float64)
+    except ValueError:
+        numbers = pd.to_numeric(pd.Series(raw, dtype=object).str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(numbers), numbers, np.nan)
+

@@ -1,0 +1,207 @@
+"""The one writer of bars: CSV imports, Polygon aggregates and the live bar streams all store through here.
+
+On PostgreSQL each chunk is COPYed into a staging table and two statements move the whole file into the bar table;
+elsewhere each chunk is upserted with executemany. One transaction per call: a file either loads (minus its
+rejected rows) or changes nothing, and re-storing the same bars writes nothing."""
+
+import io
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+
+from monitors.quality import pgcopy
+from monitors.quality.loader.results import LoadResult
+from monitors.quality.loader.validation import PRICE_COLUMNS, Chunk, validate
+from monitors.quality.models import Bar
+
+
+def store_chunks(chunks: Iterable[tuple[list, Sequence[int]]], result: LoadResult, source: str, interval: str) -> None:
+    """Validate each chunk of text columns (COLUMNS order, with row numbers) and upsert the valid rows."""
+    write_bars((validate(columns, numbers, interval, result) for columns, numbers in chunks), result, source,
+               interval)
+    result.errors.sort(key=lambda error: error.line)
+
+
+def write_bars(chunks: Iterable[Chunk], result: LoadResult, source: str, interval: str) -> None:
+    """Upsert validated chunks under `source` and `interval` in one transaction, counting into `result`."""
+    writer = _PostgresWriter if connection.vendor == "postgresql" else _PortableWriter
+    with transaction.atomic():
+        sink = writer(source, interval)
+        for chunk in chunks:
+            if len(chunk):
+                sink.add(chunk)
+        sink.finish(result)
+
+
+COPY_ROW = np.dtype([
+    ("fields", ">i2"),
+    ("line_len", ">i4"), ("line", ">i8"), ("code_len", ">i4"), ("code", ">i4"), ("ts_len", ">i4"), ("ts", ">i8"),
+    ("open_len", ">i4"), ("open", ">f8"), ("high_len", ">i4"), ("high", ">f8"), ("low_len", ">i4"), ("low", ">f8"),
+    ("close_len", ">i4"), ("close", ">f8"), ("volume_len", ">i4"), ("volume", ">i8"),
+])
+
+
+class _PostgresWriter:
+    """Each chunk goes into a temporary staging table with a binary COPY built straight from the arrays
+    (symbols as small integer codes, their names in a second staging table); one INSERT … ON CONFLICT at the end
+    moves the file into the bar table."""
+
+    def __init__(self, source: str, interval: str):
+        self.source, self.interval = source, interval
+        self.staged = 0
+        self.codes: dict[str, int] = {}
+        self.keys_code: list[np.ndarray] = []
+        self.keys_ts: list[np.ndarray] = []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMP TABLE quality_bar_staging (line bigint, code integer, ts timestamptz, open float8,"
+                " high float8, low float8, close float8, volume bigint) ON COMMIT DROP"
+            )
+            cursor.execute('CREATE TEMP TABLE quality_symbol_staging (code integer PRIMARY KEY,'
+                           ' symbol varchar(20) COLLATE "C") ON COMMIT DROP')
+
+    def add(self, chunk: Chunk) -> None:
+        local, names = pd.factorize(chunk.symbol)
+        # Staged in key order, so the final INSERT fills the index front to back without a sort of its own.
+        name_rank = np.argsort(np.argsort(np.asarray(names, dtype=str)))
+        in_key_order = np.lexsort((chunk.ts, name_rank[local]))
+        chunk, local = chunk.take(in_key_order), local[in_key_order]
+        new = [name for name in names if name not in self.codes]
+        for name in new:
+            self.codes[name] = len(self.codes)
+        rows = np.empty(len(chunk), dtype=COPY_ROW)
+        rows["fields"] = 8
+        for name, size in (("line", 8), ("code", 4), ("ts", 8), ("open", 8), ("high", 8), ("low", 8), ("close", 8),
+                           ("volume", 8)):
+            rows[f"{name}_len"] = size
+        rows["line"] = chunk.line
+        rows["code"] = codes = np.array([self.codes[name] for name in names], dtype=np.int32)[local]
+        self.keys_code.append(codes)
+        self.keys_ts.append(chunk.ts)
+        rows["ts"] = chunk.ts // 1000 - pgcopy.PG_EPOCH_US
+        for name in ("open", "high", "low", "close", "volume"):
+            rows[name] = getattr(chunk, name)
+        with connection.cursor() as cursor:
+            if new:
+                listing = "".join(f"{self.codes[name]}\t{name}\n" for name in new)
+                cursor.cursor.copy_expert("COPY quality_symbol_staging (code, symbol) FROM STDIN",
+                                          io.StringIO(listing))
+            cursor.cursor.copy_expert(
+                "COPY quality_bar_staging (line, code, ts, open, high, low, close, volume) FROM STDIN WITH BINARY",
+                pgcopy.framed(rows),
+            )
+        self.staged += len(chunk)
+
+    def finish(self, result: LoadResult) -> None:
+        if self.staged:
+            self._upsert(result)
+        with connection.cursor() as cursor:
+            # ON COMMIT DROP alone is not enough when the caller's transaction loads several files.
+            cursor.execute("DROP TABLE quality_bar_staging, quality_symbol_staging")
+
+    def _upsert(self, result: LoadResult) -> None:
+        """Rows equal to the stored bar are left alone (a re-import writes nothing); when the file repeats a bar
+        across chunks, the later row of each bar is kept. Changed bars are updated and new ones inserted by two
+        plain statements, not one INSERT … ON CONFLICT, which costs twice as much per row: the advisory lock keeps
+        a concurrent import of the same source and interval from inserting the same bars in between."""
+        keys = pd.DataFrame({"code": np.concatenate(self.keys_code), "ts": np.concatenate(self.keys_ts)})
+        repeated = int(keys.duplicated().sum())
+        # The file's time span bounds the stored rows compared (the BRIN index on ts finds them).
+        span = [pd.Timestamp(keys["ts"].min(), tz="UTC").to_pydatetime(),
+                pd.Timestamp(keys["ts"].max(), tz="UTC").to_pydatetime()]
+        table = Bar._meta.db_table
+        stored_match = ("stored.symbol = s.symbol AND stored.source = %s AND stored.interval = %s"
+                        " AND stored.ts = src.ts AND stored.ts BETWEEN %s AND %s")
+        match_params = [self.source, self.interval, *span]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
+                           [table, f"{self.source}/{self.interval}"])
+            cursor.execute("SET LOCAL work_mem = '256MB'")  # the sorts and joins below stay in memory
+            if repeated:
+                cursor.execute("DELETE FROM quality_bar_staging earlier USING quality_bar_staging later"
+                               " WHERE later.code = earlier.code AND later.ts = earlier.ts"
+                               " AND later.line > earlier.line")
+            cursor.execute("ANALYZE quality_bar_staging")
+            cursor.execute(
+                f"""
+                UPDATE {table} AS stored SET open = src.open, high = src.high, low = src.low, close = src.close,
+                    volume = src.volume
+                FROM quality_bar_staging src JOIN quality_symbol_staging s USING (code)
+                WHERE {stored_match}
+                    AND (stored.open, stored.high, stored.low, stored.close, stored.volume)
+                        IS DISTINCT FROM (src.open, src.high, src.low, src.close, src.volume)
+                """,
+                match_params,
+            )
+            result.updated = cursor.rowcount
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (symbol, source, interval, ts, open, high, low, close, volume)
+                SELECT s.symbol, %s, %s, src.ts, src.open, src.high, src.low, src.close, src.volume
+                FROM quality_bar_staging src JOIN quality_symbol_staging s USING (code)
+                WHERE NOT EXISTS (SELECT FROM {table} stored WHERE {stored_match})
+                """,
+                [self.source, self.interval, *match_params],
+            )
+            result.inserted = cursor.rowcount
+        result.duplicates += repeated
+        result.unchanged = self.staged - repeated - result.inserted - result.updated
+
+
+class _PortableWriter:
+    """SQLite and other backends: an upsert per chunk (chunks arrive in file order, so the last row wins)."""
+
+    def __init__(self, source: str, interval: str):
+        self.source, self.interval = source, interval
+        self.before = self._count()
+        self.changed = 0
+        self.repeated = 0
+        self.keys: set[tuple[str, int]] = set()
+
+    def _count(self) -> int:
+        return Bar.objects.filter(source=self.source, interval=self.interval).count()
+
+    def add(self, chunk: Chunk) -> None:
+        table = Bar._meta.db_table
+        keys = list(zip(chunk.symbol.tolist(), chunk.ts.tolist(), strict=True))
+        self.repeated += sum(1 for key in keys if key in self.keys)
+        self.keys.update(keys)
+        adapt = connection.ops.adapt_datetimefield_value
+        stamps = pd.to_datetime(chunk.ts, utc=True).to_pydatetime()
+        params = [
+            (s, self.source, self.interval, adapt(t), o, h, lo, c, v)
+            for s, t, o, h, lo, c, v in zip(chunk.symbol.tolist(), stamps, chunk.open.tolist(), chunk.high.tolist(),
+                                            chunk.low.tolist(), chunk.close.tolist(), chunk.volume.tolist(),
+                                            strict=True)
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"""INSERT INTO {table} (symbol, source, interval, ts, open, high, low, close, volume)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (symbol, source, interval, ts) DO UPDATE SET
+                    open = excluded.open, high = excluded.high, low = excluded.low,
+                    close = excluded.close, volume = excluded.volume
+                WHERE open IS NOT excluded.open OR high IS NOT excluded.high OR low IS NOT excluded.low
+                    OR close IS NOT excluded.close OR volume IS NOT excluded.volume""",
+                params,
+            )
+            self.changed += max(cursor.rowcount, 0)
+
+    def finish(self, result: LoadResult) -> None:
+        result.duplicates += self.repeated
+        result.inserted = self._count() - self.before
+        result.updated = self.changed - result.inserted
+        result.unchanged = len(self.keys) - result.inserted - result.updated
+
+
+def upsert_frame(frame: pd.DataFrame, *, source: str, interval: str) -> LoadResult:
+    """Store already-typed bars (columns symbol, ts (UTC), open, high, low, close, volume), e.g. from an API."""
+    result = LoadResult(rows=len(frame))
+    stamps = pd.to_datetime(frame["ts"], utc=True).dt.tz_convert(None).to_numpy().astype("datetime64[ns]")
+    chunk = Chunk(np.arange(1, len(frame) + 1, dtype=np.int64), frame["symbol"].to_numpy(dtype=object),
+                  stamps.view(np.int64), *(frame[name].to_numpy(dtype=np.float64) for name in PRICE_COLUMNS),
+                  np.rint(frame["volume"].to_numpy(dtype=np.float64)).astype(np.int64))
+    write_bars([chunk], result, source, interval)
+    return result
