@@ -31,6 +31,9 @@ DEFAULTS = {
     # `volume_threshold`; this default applies where the rules engine has none for the type.
     "IPO_DEFAULT_VOLUME_THRESHOLD": 100_000,
     "IPO_FIRST_DAYS": 5,
+    # The trading check looks for a deal's first bar from its listing (or expected) date until this many days
+    # after it; a deal still without bars then is left as it is (an operator can re-fetch it).
+    "IPO_TRADING_CHECK_DAYS": 14,
     # The daily scan asks Polygon for IPOs listing from this many days before the scanned day (their status
     # moves on after listing) to this many days after it (the pipeline).
     "IPO_RECENT_DAYS": 7,

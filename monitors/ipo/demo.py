@@ -1,12 +1,16 @@
-"""Demo data for `make run`: recorded-format payloads of every source (demo_data/), replayed through the same
-parsers the live clients use, then merged and enriched like a scan. No network; safe to run again."""
+"""Demo data: recorded-format payloads of every source (demo_data/). `make run` replays them through the same
+parsers the live clients use (`load`); `scan_ipos --demo` and `backfill_ipos --demo` run the real scan against
+them on a loopback server (`serving`). No network; safe to run again."""
 
+import contextlib
 import json
 from datetime import date, datetime
 from pathlib import Path
 
+from django.test import override_settings
+
 from monitors.ipo import ingest, merge, trading
-from monitors.ipo.fake_sources import SourceData
+from monitors.ipo.fake_sources import FakeSources, SourceData
 from monitors.ipo.models import IPO
 from monitors.ipo.sources.nasdaq import calendar_candidates
 from monitors.ipo.sources.news import classify, parse_feed
@@ -52,6 +56,16 @@ def source_data() -> SourceData:
         nasdaq={month: body["data"] for month, body in _calendars().items()},
         feeds={FEED_PATH: (DATA / "news_ipo_feed.xml").read_text()},
     )
+
+
+@contextlib.contextmanager
+def serving():
+    """Every source's settings pointed, for the duration, at a loopback server answering from the bundled
+    recordings; yields the server's URL. A weekday without recorded filings has an empty SEC index."""
+    data = source_data()
+    data.empty_index_when_missing = True
+    with FakeSources(data) as fake, override_settings(**fake.settings()):
+        yield fake.url
 
 
 def load() -> None:

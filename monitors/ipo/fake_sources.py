@@ -51,6 +51,7 @@ class SourceData:
     feeds: dict[str, str] = field(default_factory=dict)  # by path: RSS/Atom text
     polygon_page_size: int = 1000
     api_key: str = "test-key"
+    empty_index_when_missing: bool = False  # a day without recorded filings: an empty index instead of a 404
 
 
 def master_index(day: date, rows: list[tuple]) -> str:
@@ -190,6 +191,8 @@ class FakeSources:
         if path.startswith("/Archives/edgar/daily-index/"):
             stamp = path.rsplit(".", 2)[-2]
             day = date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
+            if day not in data.sec_index and data.empty_index_when_missing and day.weekday() < 5:
+                return 200, master_index(day, []), {"Content-Type": "text/plain"}
             if day not in data.sec_index:
                 return 404, "<html><head><title>SEC.gov | File Not Found Error Alert (404)</title></head></html>", \
                     {"Content-Type": "text/html"}

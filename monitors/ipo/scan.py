@@ -4,6 +4,7 @@ this thread writes what they bring, one unit per transaction, and records which 
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -11,10 +12,11 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from monitors.ipo import conf, ingest, merge
+from monitors.ipo import conf, ingest, merge, trading
 from monitors.ipo.models import IPO, ScanRun, SourceDay
 from monitors.ipo.sources import SourceClient, SourceError, enabled_clients
 from monitors.ipo.sources.nasdaq import month_of, next_month
+from monitors.ipo.sources.polygon import PolygonClient
 from monitors.ipo.sources.record import Fetch
 from tickstock_ops import alerts
 
@@ -38,6 +40,7 @@ class ScanResult:
     errors: list = field(default_factory=list)
     ipo_ids: list[int] = field(default_factory=list)
     skipped_days: int = 0
+    trading_check: trading.TradingResult | None = None
 
     def as_json(self) -> dict:
         """docs/commands.md: `{"date", "sources": {name: {"fetched", "errors"}}, "ipos": [IPO]}`."""
@@ -114,15 +117,23 @@ def _runs(days: list[date], longest: int) -> list[list[date]]:
 
 
 def scan(day: date, sources: list[str], progress: Callable[[int, int], None] | None = None) -> ScanResult:
+    """One daily scan of `sources` for `day`, then the trading check for the deals due by `day`."""
     clients, disabled = enabled_clients(sources)
     run = ScanRun.objects.create(kind=ScanRun.Kind.SCAN, start_date=day, end_date=day, sources=list(clients))
     result = ScanResult(run, day, day, disabled=disabled)
-    _execute(result, clients, daily_units(clients, day), progress)
+    deadline = time.monotonic() + conf.get("IPO_SCAN_DEADLINE")
+    _execute(result, clients, daily_units(clients, day), progress, deadline)
+    if "polygon" in clients:
+        _check_trading(result, day, None, deadline)
     return result
 
 
 def backfill(days: int, end: date, sources: list[str], *, force: bool = False,
              progress: Callable[[int, int], None] | None = None) -> ScanResult:
+    """Each day of the window ending at `end`, resumable; then the trading check of the deals due in it.
+
+    The check runs once, as of `end`, for every deal due from the window's first day: with bars up to `end`
+    it finds what a check on each day with that day's bars would have found, with one request per deal."""
     if days < 1:
         raise ValueError("--days must be at least 1")
     clients, disabled = enabled_clients(sources)
@@ -136,32 +147,55 @@ def backfill(days: int, end: date, sources: list[str], *, force: bool = False,
                    .values_list("source", "day"))
     pending = {name: [d for d in dates if (name, d) not in done] for name in clients}
     result.skipped_days = sum(len(dates) - len(p) for p in pending.values())
-    _execute(result, clients, backfill_units(clients, pending), progress)
+    deadline = time.monotonic() + conf.get("IPO_BACKFILL_DEADLINE")
+    _execute(result, clients, backfill_units(clients, pending), progress, deadline)
+    if "polygon" in clients:
+        _check_trading(result, end, dates[0], deadline)
     return result
 
 
+def _check_trading(result: ScanResult, day: date, since: date | None, deadline: float) -> None:
+    client = PolygonClient.from_settings()
+    with client.within(max(0.001, deadline - time.monotonic()), f"the {result.run.kind} run"):
+        checked = trading.check_trading(day, client, since=since)
+    result.trading_check = checked
+    for error in checked.errors:
+        result.stats["polygon"]["errors"] += 1
+        result.errors.append({"source": "polygon", "days": day.isoformat(), "error": f"trading check: {error}",
+                              "retryable": True})
+    result.ipo_ids = sorted(set(result.ipo_ids) | set(checked.touched))
+
+
 def _execute(result: ScanResult, clients: dict[str, SourceClient], units: list[Unit],
-             progress: Callable[[int, int], None] | None) -> None:
+             progress: Callable[[int, int], None] | None, deadline: float) -> None:
+    """Fetch the units (a thread per source) and write what they bring, until done or until `deadline`
+    (time.monotonic()): then the sources still fetching are cancelled and reported, the rest is kept."""
     result.stats = {name: {"fetched": 0, "errors": 0, "requests": 0, "units": 0} for name in clients}
     outcome = ingest.Outcome()
     index = merge.DealIndex()
     inbox: queue.Queue = queue.Queue(maxsize=64)
+    stop = threading.Event()
     by_source: dict[str, list[Unit]] = {}
     for unit in units:
         by_source.setdefault(unit.source, []).append(unit)
-    threads = [threading.Thread(target=_fetch_all, args=(source_units, inbox), name=f"ipo-{source}", daemon=True)
-               for source, source_units in by_source.items()]
-    for thread in threads:
-        thread.start()
-    finished, total = 0, len(units)
+    for source, source_units in by_source.items():
+        threading.Thread(target=_fetch_all, args=(clients[source], source_units, inbox, stop),
+                         name=f"ipo-{source}", daemon=True).start()
+    left = {source: len(source_units) for source, source_units in by_source.items()}
     failed_sources: set[str] = set()
+    finished, total = 0, len(units)
     if progress:
         progress(0, total)
     while finished < total:
-        unit, fetch, error = inbox.get()
+        try:
+            unit, fetch, error = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            stop.set()
+            _deadline_passed(result, clients, left, failed_sources)
+            break
         finished += 1
-        stats = result.stats[unit.source]
-        stats["units"] += 1
+        left[unit.source] -= 1
+        result.stats[unit.source]["units"] += 1
         if error is not None:
             failed_sources.add(unit.source)
             _unit_failed(result, unit, error)
@@ -169,8 +203,6 @@ def _execute(result: ScanResult, clients: dict[str, SourceClient], units: list[U
             _unit_fetched(result, unit, fetch, index, outcome)
         if progress:
             progress(finished, total)
-    for thread in threads:
-        thread.join()
     for name, client in clients.items():
         result.stats[name]["requests"] = client.requests_made
         if name not in failed_sources:
@@ -183,15 +215,41 @@ def _execute(result: ScanResult, clients: dict[str, SourceClient], units: list[U
     run.save(update_fields=["stats", "errors", "ipos_touched", "finished_at"])
 
 
-def _fetch_all(units: list[Unit], inbox: queue.Queue) -> None:
+def _deadline_passed(result: ScanResult, clients: dict[str, SourceClient], left: dict[str, int],
+                     failed_sources: set[str]) -> None:
+    seconds = conf.get("IPO_BACKFILL_DEADLINE" if result.run.kind == ScanRun.Kind.BACKFILL else "IPO_SCAN_DEADLINE")
+    for source, count in left.items():
+        if count <= 0:
+            continue
+        clients[source].cancel()
+        failed_sources.add(source)
+        message = f"the {result.run.kind}'s {seconds:g}s deadline passed with {count} unit(s) not fetched"
+        log.warning("%s: %s", source, message)
+        result.stats[source]["errors"] += 1
+        result.errors.append({"source": source, "days": f"{result.start}…{result.end}", "error": message,
+                              "retryable": True})
+        with transaction.atomic():
+            ingest.report_error(source, message, retryable=True, alert=True)
+
+
+def _fetch_all(client: SourceClient, units: list[Unit], inbox: queue.Queue, stop: threading.Event) -> None:
     for unit in units:
+        if stop.is_set():
+            return
         try:
-            inbox.put((unit, unit.work(), None))
+            with client.within(conf.get("IPO_FETCH_DEADLINE"), f"{unit.source} {_describe(unit)}"):
+                item = (unit, unit.work(), None)
         except SourceError as error:
-            inbox.put((unit, None, error))
+            item = (unit, None, error)
         except Exception as error:  # a parser bug must become an error report, not a hung scan
             log.exception("%s: unexpected failure", unit.source)
-            inbox.put((unit, None, SourceError(unit.source, f"unexpected failure: {error!r}", retryable=False)))
+            item = (unit, None, SourceError(unit.source, f"unexpected failure: {error!r}", retryable=False))
+        while not stop.is_set():
+            try:
+                inbox.put(item, timeout=0.5)
+                break
+            except queue.Full:
+                continue
 
 
 def _describe(unit: Unit) -> str:

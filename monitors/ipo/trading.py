@@ -13,8 +13,8 @@ from equity_rules import api as rules_api
 from monitors.ipo import conf, enrich, ingest
 from monitors.ipo.clock import new_york_today
 from monitors.ipo.models import IPO, ScanRun
-from monitors.ipo.sources import SourceError
 from monitors.ipo.sources.polygon import Bar, PolygonClient, details_candidate
+from tickstock_ops.http import DEADLINE, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -23,57 +23,80 @@ LOOKBACK_DAYS = 5  # a deal's listing date may be a day or two off between sourc
 
 @dataclass
 class TradingResult:
+    date: date
     checked: int = 0
     started: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     disabled: str = ""
+    touched: list[int] = field(default_factory=list)  # deals whose trading record changed
+
+    def as_json(self) -> dict:
+        """docs/commands.md: `{"date", "checked", "started": [ticker], "errors": [..]}`."""
+        errors = [self.disabled] if self.disabled else []
+        return {"date": self.date.isoformat(), "checked": self.checked, "started": list(self.started),
+                "errors": errors + list(self.errors)}
 
 
-def due(today: date):
-    """Deals that may have started trading, and trading deals still collecting their first sessions."""
-    waiting = IPO.objects.filter(status__in=[IPO.Status.PRICED, IPO.Status.EXPECTED]).exclude(ticker=None)
-    waiting = [ipo for ipo in waiting if (ipo.listing_date or ipo.expected_date)
-               and (ipo.listing_date or ipo.expected_date) <= today]
-    recent = today - timedelta(days=3 * conf.get("IPO_FIRST_DAYS"))
-    young = [ipo for ipo in IPO.objects.filter(status=IPO.Status.TRADING, first_trade_date__gte=recent)
-             .exclude(ticker=None) if len(ipo.first_days_volumes) < conf.get("IPO_FIRST_DAYS")]
+def due(day: date, since: date | None = None) -> list[IPO]:
+    """Deals that may have started trading by `day` (due from their listing or expected date until
+    IPO_TRADING_CHECK_DAYS after it, or since `since` for a backfill), and trading deals still collecting their
+    first sessions."""
+    since = since or day
+    oldest = since - timedelta(days=conf.get("IPO_TRADING_CHECK_DAYS"))
+    waiting = [ipo for ipo in IPO.objects.filter(status__in=[IPO.Status.PRICED, IPO.Status.EXPECTED])
+               .exclude(ticker=None).order_by("pk")
+               if (ipo.listing_date or ipo.expected_date) and oldest <= (ipo.listing_date or ipo.expected_date) <= day]
+    recent = oldest - timedelta(days=3 * conf.get("IPO_FIRST_DAYS"))
+    young = [ipo for ipo in IPO.objects.filter(status=IPO.Status.TRADING, first_trade_date__gte=recent,
+                                               first_trade_date__lte=day).exclude(ticker=None).order_by("pk")
+             if len(ipo.first_days_volumes) < conf.get("IPO_FIRST_DAYS")]
     return waiting + young
 
 
-def check_trading(today: date | None = None, client: PolygonClient | None = None,
-                  ipos: list[IPO] | None = None) -> TradingResult:
-    today = today or new_york_today()
-    result = TradingResult()
+def check_trading(day: date | None = None, client: PolygonClient | None = None, ipos: list[IPO] | None = None,
+                  *, since: date | None = None) -> TradingResult:
+    """The trading-activity check as of `day` (default today in New York), with bars up to that day."""
+    day = day or new_york_today()
+    result = TradingResult(day)
     client = client or PolygonClient.from_settings()
     if client is None:
         result.disabled = "POLYGON_API_KEY is not set: trading activity cannot be checked"
         return result
-    run = ScanRun.objects.create(kind=ScanRun.Kind.TRADING, start_date=today, end_date=today, sources=["polygon"])
-    for ipo in ipos if ipos is not None else due(today):
+    run = ScanRun.objects.create(kind=ScanRun.Kind.TRADING, start_date=since or day, end_date=day,
+                                 sources=["polygon"])
+    for ipo in ipos if ipos is not None else due(day, since):
         result.checked += 1
         try:
-            if check_one(ipo, client, today):
-                result.started.append(ipo.ticker)
+            changed, started = check_one(ipo, client, day)
         except SourceError as error:
-            result.errors.append(f"{ipo.ticker}: {error.message}")
+            out_of_time = error.status == DEADLINE
+            result.errors.append(error.message if out_of_time else f"{ipo.ticker}: {error.message}")
             with transaction.atomic():
                 ingest.report_error("polygon", f"trading check of {ipo.ticker}: {error.message}",
-                                    retryable=error.retryable, ticker=ipo.ticker)
+                                    retryable=error.retryable, ticker=ipo.ticker, alert=out_of_time)
+            if out_of_time:
+                break
+            continue
+        if changed:
+            result.touched.append(ipo.pk)
+        if started:
+            result.started.append(ipo.ticker)
     run.stats = {"polygon": {"fetched": result.checked, "errors": len(result.errors),
                              "requests": client.requests_made}}
-    run.errors, run.ipos_touched, run.finished_at = result.errors, result.checked, timezone.now()
+    run.errors, run.ipos_touched, run.finished_at = result.errors, len(result.touched), timezone.now()
     run.save()
     return result
 
 
-def check_one(ipo: IPO, client: PolygonClient, today: date) -> bool:
-    """Look for the deal's first bars; True when this check saw it start trading."""
-    start = (ipo.listing_date or ipo.expected_date or today) - timedelta(days=LOOKBACK_DAYS)
-    bars = client.daily_aggregates(ipo.ticker, start, today)
-    if not any(bar.volume for bar in bars):
-        return False
+def check_one(ipo: IPO, client: PolygonClient, day: date) -> tuple[bool, bool]:
+    """Look for the deal's first bars up to `day`: (whether its trading record changed, whether it started)."""
+    start = (ipo.first_trade_date or ipo.listing_date or ipo.expected_date or day) - timedelta(days=LOOKBACK_DAYS)
+    bars = [bar for bar in client.daily_aggregates(ipo.ticker, start, day) if bar.volume and bar.day <= day]
+    volumes = [bar.volume for bar in bars[:conf.get("IPO_FIRST_DAYS")]]
+    if not bars or (ipo.status == IPO.Status.TRADING and volumes == ipo.first_days_volumes):
+        return False, False
     details = client.ticker_details(ipo.ticker) if not ipo.sic_code or not ipo.shares_outstanding else None
-    return record_bars(ipo, bars, details)
+    return True, record_bars(ipo, bars, details)
 
 
 def record_bars(ipo: IPO, bars: list[Bar], details: dict | None = None) -> bool:

@@ -2,10 +2,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from monitors.ipo import clock, scan
 from monitors.ipo.management.commands._ipo_command import (
+    DEMO_DAY,
     ProgressBar,
     parse_day,
     parse_sources,
     report,
+    sources_for,
     stderr_stream,
 )
 
@@ -19,13 +21,18 @@ class Command(BaseCommand):
         parser.add_argument("--end", help="last day of the window, YYYY-MM-DD (default today in New York)")
         parser.add_argument("--sources", help="comma-separated: polygon,sec,nasdaq,news (default all)")
         parser.add_argument("--force", action="store_true", help="redo days already done")
+        parser.add_argument("--demo", action="store_true",
+                            help=f"backfill from the bundled demo recordings on a loopback server (default end "
+                                 f"{DEMO_DAY})")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args, **options):
         if options["days"] < 1:
             raise CommandError(f"--days {options['days']}: must be at least 1")
-        end = parse_day(options["end"], "--end") if options["end"] else clock.new_york_today()
+        default = DEMO_DAY if options["demo"] else clock.new_york_today()
+        end = parse_day(options["end"], "--end") if options["end"] else default
         sources = parse_sources(options["sources"])
-        result = scan.backfill(options["days"], end, sources, force=options["force"],
-                               progress=ProgressBar(stderr_stream(), f"backfill {options['days']}d"))
-        report(self, result, options["json"])
+        with sources_for(self, options["demo"]):
+            result = scan.backfill(options["days"], end, sources, force=options["force"],
+                                   progress=ProgressBar(stderr_stream(), f"backfill {options['days']}d"))
+        report(self, result, options["json"], demo_mode=options["demo"])
