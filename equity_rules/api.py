@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from equity_rules.models import EquityType, Security
+from tickstock_ops.symbols import normalise_symbol
 
 
 def current_rules(equity_type: str) -> dict | None:
@@ -37,9 +38,7 @@ def upsert_security(symbol: str, *, name: str, equity_type: str, exchange: str, 
     if kind is None:
         known = ", ".join(EquityType.objects.values_list("equity_type", flat=True))
         raise LookupError(f"unknown equity type {equity_type!r} for {symbol}; known: {known}")
-    symbol = symbol.strip().upper()
-    if not symbol:
-        raise ValueError("symbol must not be empty")
+    symbol = normalise_symbol(symbol)  # a SymbolError (a ValueError) says why it is no symbol
     with transaction.atomic():
         security, _ = Security.objects.select_for_update().get_or_create(
             symbol=symbol, defaults={"name": name, "equity_type": kind, "exchange": exchange}

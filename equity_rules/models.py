@@ -7,6 +7,7 @@ from simple_history.models import HistoricalRecords
 
 from equity_rules import schemas
 from tickstock_ops.events import publish
+from tickstock_ops.symbols import validate_symbol
 
 
 class StaleRulesError(Exception):
@@ -95,7 +96,8 @@ NOT_NEGATIVE = [MinValueValidator(0)]
 class Security(models.Model):
     """One instrument of the universe the rules are applied to."""
 
-    symbol = models.CharField(max_length=20, unique=True)
+    symbol = models.CharField(max_length=20, unique=True, validators=[validate_symbol],
+                              help_text="upper case, e.g. AAPL, BRK.B (docs/symbols.md)")
     name = models.CharField(max_length=200)
     equity_type = models.ForeignKey(EquityType, on_delete=models.PROTECT, related_name="securities")
     exchange = models.CharField(max_length=10, help_text="ISO 10383 MIC, e.g. XNAS, XNYS, XASE")

@@ -288,7 +288,7 @@ def _write_records(todo: list[tuple], targets: list[int | None], now) -> None:
     for (candidate, record, digest), ipo_id in zip(todo, targets, strict=True):
         values = {"ipo_id": ipo_id, "kind": candidate.kind[:30], "raw": candidate.raw, "parsed": candidate.parsed(),
                   "content_hash": digest, "fetched_at": now,
-                  "note": ("" if ipo_id else candidate.note or "matches no known deal")[:300]}
+                  "note": _record_note(candidate, ipo_id)}
         if record is None:
             created.append(SourceRecord(source=candidate.source, key=candidate.key, first_seen=now, **values))
         else:
@@ -297,6 +297,12 @@ def _write_records(todo: list[tuple], targets: list[int | None], now) -> None:
             changed.append(record)
     SourceRecord.objects.bulk_create(created, batch_size=500)
     bulk_save(SourceRecord, changed, RECORD_FIELDS)
+
+
+def _record_note(candidate: Candidate, ipo_id: int | None) -> str:
+    if candidate.follow_on:
+        return candidate.note[:300]
+    return ("" if ipo_id else candidate.note or "matches no known deal")[:300]
 
 
 def _load_deals(ids: list[int]) -> tuple[dict[int, IPO], dict[int, list], dict[int, dict]]:

@@ -18,6 +18,7 @@ from monitors.ipo.sources import SourceClient, SourceError, enabled_clients
 from monitors.ipo.sources.nasdaq import month_of, next_month
 from monitors.ipo.sources.polygon import PolygonClient
 from monitors.ipo.sources.record import Fetch
+from monitors.ipo.sources.sec import KnownFilers
 from tickstock_ops import alerts
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,17 @@ def window(days: int, end: date) -> list[date]:
     return [end - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
-def known_complete_ciks() -> frozenset:
-    """Filers whose deal already has ticker and SIC: their next filings need no submissions lookup."""
-    return frozenset(IPO.objects.exclude(cik=None).exclude(ticker=None).exclude(sic_code="")
-                     .values_list("cik", flat=True))
+def known_filers() -> KnownFilers:
+    """Filers whose deal already has ticker and SIC (their next filings need no submissions lookup), and when
+    each filer's deal started trading."""
+    complete = frozenset(IPO.objects.exclude(cik=None).exclude(ticker=None).exclude(sic_code="")
+                         .values_list("cik", flat=True))
+    listed = {}
+    for cik, first_trade, listing in IPO.objects.filter(status=IPO.Status.TRADING).exclude(cik=None).values_list(
+            "cik", "first_trade_date", "listing_date"):
+        if first_trade or listing:
+            listed[cik] = min(filter(None, (first_trade, listing, listed.get(cik))))
+    return KnownFilers(complete, listed)
 
 
 def daily_units(clients: dict[str, SourceClient], day: date) -> list[Unit]:
@@ -70,8 +78,8 @@ def daily_units(clients: dict[str, SourceClient], day: date) -> list[Unit]:
         if name == "polygon":
             units.append(Unit(name, [day], lambda c=client: c.fetch_window([day], upcoming=True)))
         elif name == "sec":
-            ciks = known_complete_ciks()
-            units.append(Unit(name, [day], lambda c=client, k=ciks: c.fetch_day(day, known_ciks=k)))
+            known = known_filers()
+            units.append(Unit(name, [day], lambda c=client, k=known: c.fetch_day(day, known=k)))
         elif name == "nasdaq":
             months = [month_of(day), month_of(next_month(day))]
             units.append(Unit(name, [day], lambda c=client, m=months: c.fetch_months(m, [day])))
@@ -84,13 +92,13 @@ def daily_units(clients: dict[str, SourceClient], day: date) -> list[Unit]:
 def backfill_units(clients: dict[str, SourceClient], pending: dict[str, list[date]]) -> list[Unit]:
     """A backfill's work: SEC day by day, Polygon in chunks of days, Nasdaq by month, news in one go."""
     units = []
-    ciks = known_complete_ciks() if "sec" in clients else frozenset()
+    known = known_filers() if "sec" in clients else None
     for name, client in clients.items():
         days = sorted(pending.get(name, []))
         if not days:
             continue
         if name == "sec":
-            units += [Unit(name, [d], lambda c=client, d=d: c.fetch_day(d, known_ciks=ciks)) for d in days]
+            units += [Unit(name, [d], lambda c=client, d=d: c.fetch_day(d, known=known)) for d in days]
         elif name == "polygon":
             for chunk in _runs(days, conf.get("IPO_POLYGON_BACKFILL_CHUNK_DAYS")):
                 units.append(Unit(name, chunk, lambda c=client, ch=chunk: c.fetch_window(ch)))
@@ -273,8 +281,9 @@ def _unit_fetched(result: ScanResult, unit: Unit, fetch: Fetch, index: merge.Dea
     before = outcome.errors
     ingest.apply_candidates(fetch.candidates, index, outcome)
     stats["errors"] += outcome.errors - before
+    refused = [(None, problem) for item in fetch.candidates for problem in item.problems]
     with transaction.atomic():
-        for problem in fetch.errors:
+        for problem in [*fetch.errors, *refused]:
             stats["errors"] += 1
             if isinstance(problem, SourceError):
                 message, retryable, ticker = problem.message, problem.retryable, None

@@ -39,7 +39,7 @@ def section_rows(data: dict, section: str) -> list:
 
 
 def calendar_candidates(data: dict, month: str) -> tuple[list[Candidate], list]:
-    """Candidates from every section of one month's calendar `data`."""
+    """Candidates from every section of one month's calendar `data`, one per deal (`latest_stages`)."""
     candidates, errors = [], []
     for section, status in SECTIONS.items():
         for row in section_rows(data, section):
@@ -49,7 +49,40 @@ def calendar_candidates(data: dict, month: str) -> tuple[list[Candidate], list]:
             item = candidate(row, section, status)
             if item is not None:
                 candidates.append(item)
-    return candidates, errors
+    return latest_stages(candidates), errors
+
+
+STAGE = {"filed": 0, "expected": 1, "postponed": 2, "withdrawn": 2, "priced": 3}
+FIELDS = ("ticker", "company_name", "exchange", "filed_date", "expected_date", "listing_date", "offer_price",
+          "price_low", "price_high", "shares_offered", "security_type")
+
+
+def latest_stages(candidates: list[Candidate]) -> list[Candidate]:
+    """One candidate per deal seen in several sections (or months) of one fetch: its most advanced stage — a
+    withdrawal or postponement dated on or after the pricing wins over it — with every field any section gave."""
+    by_deal: dict[str, list[Candidate]] = {}
+    for item in candidates:
+        by_deal.setdefault(item.key, []).append(item)
+    return [_combine(items) if len(items) > 1 else items[0] for items in by_deal.values()]
+
+
+def _combine(items: list[Candidate]) -> Candidate:
+    ranked = sorted(items, key=_stage, reverse=True)
+    best = ranked[0]
+    for other in ranked[1:]:
+        for name in FIELDS:
+            if getattr(best, name) is None and getattr(other, name) is not None:
+                setattr(best, name, getattr(other, name))
+    best.raw = {**best.raw, "sections": {item.kind: item.raw for item in reversed(ranked)}}
+    return best
+
+
+def _stage(item: Candidate) -> tuple:
+    stage = STAGE.get(item.status or "", 0)
+    if item.status in ("withdrawn", "postponed"):
+        ended = date_or_none(item.raw.get("withdrawDate")) or date_or_none(item.raw.get("postponedDate"))
+        return (3 if ended else stage), ended or date.min, 1
+    return stage, item.listing_date or item.expected_date or date.min, 0
 
 
 class NasdaqClient(SourceClient):
@@ -79,11 +112,14 @@ class NasdaqClient(SourceClient):
 
     def fetch_months(self, months: list[str], days: list[date]) -> Fetch:
         fetch = Fetch(self.name, days)
+        candidates = []
         for month in months:
-            candidates, errors = calendar_candidates(self.calendar(month), month)
-            fetch.candidates += candidates
+            found, errors = calendar_candidates(self.calendar(month), month)
+            candidates += found
             fetch.errors += errors
+        fetch.candidates = latest_stages(candidates)
         return fetch
+
 
 def candidate(row: dict, section: str, status: str) -> Candidate | None:
     ticker = text_or_none(row.get("proposedTickerSymbol"))

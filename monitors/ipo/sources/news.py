@@ -2,18 +2,19 @@
 
 import hashlib
 import re
-import xml.etree.ElementTree as ET
 from datetime import date
 from email.utils import parsedate_to_datetime
+from xml.etree.ElementTree import ParseError
 
+import feedparser
+from defusedxml import ElementTree as defused
+from defusedxml.common import DefusedXmlException
 from django.conf import settings
 
 from monitors.ipo import conf
 from monitors.ipo.sources.record import Candidate, Fetch
 from monitors.ipo.sources.values import date_or_none, decimal_or_none, exchange_mic, int_or_none, text_or_none
 from tickstock_ops.http import SourceClient, SourceError
-
-ATOM = "{http://www.w3.org/2005/Atom}"
 
 # Headline verb phrase → status; the company is the text before it.
 PATTERNS = [
@@ -36,14 +37,6 @@ SHARES = re.compile(r"([\d,]{5,}) (?:shares|units)", re.I)
 COMPANY_TAIL = re.compile(r"[\s,:;-]+$")
 
 
-def _text(element, *names) -> str | None:
-    for name in names:
-        found = element.find(name)
-        if found is not None and (found.text or "").strip():
-            return found.text.strip()
-    return None
-
-
 def _date(value: str | None) -> date | None:
     if not value:
         return None
@@ -54,24 +47,22 @@ def _date(value: str | None) -> date | None:
 
 
 def parse_feed(body: bytes) -> list[dict]:
-    """Items of an RSS or Atom feed as {guid, title, link, summary, published}."""
+    """Items of an RSS or Atom feed as {guid, title, link, summary, published} (feedparser; the raw XML first
+    goes through defusedxml, which refuses entity expansion and external references)."""
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError as error:
-        raise ValueError(f"not a well-formed feed: {error}") from None
-    items = []
-    for item in root.iter("item"):
-        items.append({"guid": _text(item, "guid"), "title": _text(item, "title"), "link": _text(item, "link"),
-                      "summary": _text(item, "description"), "published": _text(item, "pubDate")})
-    for entry in root.iter(f"{ATOM}entry"):
-        link = entry.find(f"{ATOM}link")
-        items.append({"guid": _text(entry, f"{ATOM}id"), "title": _text(entry, f"{ATOM}title"),
-                      "link": link.get("href") if link is not None else None,
-                      "summary": _text(entry, f"{ATOM}summary", f"{ATOM}content"),
-                      "published": _text(entry, f"{ATOM}published", f"{ATOM}updated")})
-    if not items and root.tag not in ("rss", f"{ATOM}feed", "rdf", "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}RDF"):
-        raise ValueError(f"not an RSS or Atom feed (root element <{root.tag}>)")
-    return items
+        defused.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as error:
+        raise ValueError(f"not a feed we read: {type(error).__name__} ({error})") from None
+    except ParseError:
+        pass  # not well-formed: feedparser's lenient reading decides
+    parsed = feedparser.parse(body, sanitize_html=True, resolve_relative_uris=False)
+    version = parsed.get("version") or ""
+    if not version or not version.startswith(("rss", "atom", "cdf")):
+        problem = parsed.get("bozo_exception")
+        raise ValueError(f"not an RSS or Atom feed{f': {problem}' if problem else ''}")
+    return [{"guid": entry.get("id") or None, "title": entry.get("title") or None,
+             "link": entry.get("link") or None, "summary": entry.get("summary") or None,
+             "published": entry.get("published") or entry.get("updated") or None} for entry in parsed.entries]
 
 
 def classify(item: dict, feed: str) -> Candidate | None:

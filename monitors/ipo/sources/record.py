@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from tickstock_ops.symbols import SymbolError, normalise_symbol
+
 
 @dataclass
 class Candidate:
@@ -28,10 +30,18 @@ class Candidate:
     description: str | None = None
     security_type: str | None = None
     creates_ipo: bool = True  # False: may only update a deal another item created (EFFECT, RW, S-1MEF …)
-    note: str = ""
+    note: str = ""  # why it creates no deal (kept on the record when it matches none, or when a follow-on)
+    follow_on: bool = False  # a later filing of an already-listed company: a note on its deal, nothing more
     extra: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # what was refused from the item, for the scan to report
 
     def __post_init__(self):
+        if self.ticker is not None:  # every IPO ticker enters here, from every source
+            try:
+                self.ticker = normalise_symbol(self.ticker)
+            except SymbolError as error:
+                self.problems.append(f"{self.source} {self.key}: ticker refused: {error}")
+                self.ticker = None
         if self.status == "expected" and self.expected_date is None and self.listing_date is None:
             self.status = "filed"  # `expected` means a date is set: until then the deal is only filed
 

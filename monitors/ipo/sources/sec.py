@@ -2,7 +2,7 @@
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import exchange_calendars
@@ -10,21 +10,25 @@ import pandas as pd
 from django.conf import settings
 
 from monitors.ipo import conf
+from monitors.ipo.sources.filer_history import (
+    EFFECTIVE,
+    IPO_FORMS,
+    PRICED,
+    REGISTRATION,
+    WITHDRAWAL,
+    Filing,
+    filings_in,
+    older_pages,
+    pricing_reason,
+    recent_filings,
+    registration_reason,
+    tickers_of,
+)
 from monitors.ipo.sources.record import Candidate, Fetch
 from monitors.ipo.sources.values import date_or_none, exchange_mic, text_or_none
 from tickstock_ops.http import SourceClient, SourceError
 
 log = logging.getLogger(__name__)
-
-REGISTRATION = {"S-1", "S-1/A", "F-1", "F-1/A", "S-11", "S-11/A", "DRS", "DRS/A"}
-UPSIZING = {"S-1MEF", "F-1MEF"}
-EFFECTIVE = {"EFFECT"}
-PRICED = {"424B4", "424B1"}
-WITHDRAWAL = {"RW"}
-IPO_FORMS = REGISTRATION | UPSIZING | EFFECTIVE | PRICED | WITHDRAWAL
-PERIODIC_REPORTS = {"10-K", "10-Q", "20-F", "40-F", "10-K405", "10-KT"}
-REGISTRATION_BASES = {"S-1", "F-1", "S-11", "DRS"}
-
 
 @dataclass(frozen=True)
 class IndexRow:
@@ -89,6 +93,7 @@ class SecClient(SourceClient):
                                   "Accept-Encoding": "gzip, deflate"}, **kwargs)
         self.data_url = (data_url or settings.SEC_DATA_URL).rstrip("/")
         self._companies: dict[str, dict] = {}
+        self._pages: dict[str, list[Filing]] = {}
 
     @classmethod
     def from_settings(cls) -> "SecClient":
@@ -113,9 +118,21 @@ class SecClient(SourceClient):
             self._companies[cik] = body
         return self._companies[cik]
 
-    def fetch_day(self, day: date, *, known_ciks: frozenset = frozenset()) -> Fetch:
-        """IPO-related filings of `day`. Filers in `known_ciks` (deals already complete in our records) are not
-        looked up again: their new filings only move the deal along."""
+    def older_filings(self, company: dict, before: date | None) -> list[Filing]:
+        """The filer's filings on the submissions' older pages (`filings.files`) that may precede `before`."""
+        filings = []
+        for name in older_pages(company, before):
+            if name not in self._pages:
+                body = self.get_json(f"{self.data_url}/submissions/{name}")
+                if not isinstance(body, dict):
+                    raise SourceError(self.name, f"submissions page {name}: not a JSON object", retryable=True)
+                self._pages[name] = filings_in(body)  # an older page holds the parallel arrays at its top
+            filings += self._pages[name]
+        return filings
+
+    def fetch_day(self, day: date, *, known: "KnownFilers | None" = None) -> Fetch:
+        """IPO-related filings of `day`, each judged as of its date (filer_history). Filers whose deals are
+        complete in our records are not looked up again: our records judge their filings."""
         fetch = Fetch(self.name, [day])
         rows = self.daily_index(day)
         if rows is None:
@@ -124,30 +141,51 @@ class SecClient(SourceClient):
                                   retryable=True, status=404)
             fetch.note = "no daily index: EDGAR is closed that day"
             return fetch
-        fetch.candidates, fetch.errors = ipo_candidates(rows, self.company, known_ciks)
+        fetch.candidates, fetch.errors = ipo_candidates(rows, self.company, known, self.older_filings)
         return fetch
 
 
+@dataclass(frozen=True)
+class KnownFilers:
+    """What our records say of filers: whose deals are complete (no submissions lookup needed), and since when
+    a filer's deal trades (its later registrations are follow-ons)."""
 
-def ipo_candidates(rows: list[IndexRow], company_of, known_ciks=frozenset()) -> tuple[list[Candidate], list]:
-    """Candidates for the IPO-related rows of an index; `company_of(cik)` gives a filer's submissions.
-    A filer that cannot be looked up still gives its candidate, from the index row alone, and an error."""
+    complete: frozenset = frozenset()
+    listed_since: dict = field(default_factory=dict)  # CIK → the day its deal started trading
+
+
+def ipo_candidates(rows: list[IndexRow], company_of, known: KnownFilers | None = None,
+                   older_of=None) -> tuple[list[Candidate], list]:
+    """Candidates for the IPO-related rows of an index; `company_of(cik)` gives a filer's submissions and
+    `older_of(company, before)` the filings on its older pages. A filer that cannot be looked up still gives its
+    candidate, from the index row alone, and an error."""
+    known = known or KnownFilers()
     candidates, errors = [], []
     for row in rows:
         if row.form_type not in IPO_FORMS:
             continue
-        company = None
-        if row.cik not in known_ciks:
+        company, history = None, []
+        if row.cik not in known.complete:
             try:
                 company = company_of(row.cik)
+                history = recent_filings(company)
             except SourceError as error:
                 errors.append((row.cik, f"submissions of CIK {row.cik}: {error.message}"))
-        candidates.append(candidate(row, company))
+        listed = known.listed_since.get(row.cik)
+        item = candidate(row, company, history, listed)
+        if older_of and company is not None and not item.follow_on and row.form_type in REGISTRATION | PRICED \
+                and older_pages(company, row.date_filed):
+            try:
+                item = candidate(row, company, history + older_of(company, row.date_filed), listed)
+            except SourceError as error:
+                errors.append((row.cik, f"older submissions of CIK {row.cik}: {error.message}"))
+        candidates.append(item)
     return candidates, errors
 
 
-def candidate(row: IndexRow, company: dict | None) -> Candidate:
-    """What one IPO-related filing says, with its filer's submissions where known."""
+def candidate(row: IndexRow, company: dict | None, history: list[Filing] | None = None,
+              listed_since: date | None = None) -> Candidate:
+    """What one IPO-related filing says, with its filer's submissions and filing history where known."""
     form = row.form_type
     raw = {"index": row.as_dict()}
     item = Candidate(source=SecClient.name, key=row.accession, raw=raw, kind=form, cik=row.cik,
@@ -157,18 +195,28 @@ def candidate(row: IndexRow, company: dict | None) -> Candidate:
                           ("cik", "name", "sic", "sicDescription", "tickers", "exchanges", "entityType")}
         item.company_name = text_or_none(company.get("name")) or row.company_name
         item.sic_code = text_or_none(company.get("sic"))
-        tickers = [t for t in (company.get("tickers") or []) if isinstance(t, str) and t]
+        tickers = tickers_of(company)
         item.ticker = tickers[0].upper() if tickers else None
         exchanges = [e for e in (company.get("exchanges") or []) if e]
         item.exchange = exchange_mic(exchanges[0]) if exchanges else None
+    history = recent_filings(company) if history is None else history
+    follow_on = (f"a follow-on: the filer's deal trades since {listed_since}"
+                 if listed_since and row.date_filed and listed_since < row.date_filed else None)
     if form in REGISTRATION:
         item.status, item.filed_date = "filed", row.date_filed
-        reason = reporting_company_reason(company, row.date_filed)
+        reason = follow_on or (registration_reason(history, tickers_of(company), row.date_filed) if company else None)
+        if reason:  # kept as a note on the filer's deal; moves nothing
+            item.status, item.filed_date, item.follow_on = None, None, True
     elif form in PRICED:
         item.status = "priced"
-        reason = reporting_company_reason(company, row.date_filed) or (
-            None if company is None or has_registration(company)
-            else f"{form} without an IPO registration (S-1/F-1/S-11/DRS) in the filer's history")
+        if follow_on:
+            reason, item.follow_on = follow_on, True
+        elif company is None:
+            reason = "the filer's submissions could not be read: a pricing creates a deal only when it prices an " \
+                     "IPO registration"
+        else:
+            reason = pricing_reason(history, tickers_of(company), row.date_filed)
+            item.follow_on = bool(reason and reason.startswith("not an IPO"))
     elif form in WITHDRAWAL:
         item.status, reason = "withdrawn", "a withdrawal only moves a deal already known"
     else:
@@ -181,32 +229,6 @@ def candidate(row: IndexRow, company: dict | None) -> Candidate:
 
 def ipo_filings(company: dict) -> list[IndexRow]:
     """The filer's IPO-related filings in its submissions, as daily-index rows."""
-    recent = (company.get("filings") or {}).get("recent") or {}
-    accessions = recent.get("accessionNumber") or []
     cik = str(int(company.get("cik") or 0))
-    return [IndexRow(cik, company.get("name") or "", form, day, f"edgar/data/{cik}/{accessions[i]}.txt")
-            for i, (form, day) in enumerate(recent_filings(company)) if form in IPO_FORMS and i < len(accessions)]
-
-
-def recent_filings(company: dict) -> list[tuple[str, date | None]]:
-    recent = ((company.get("filings") or {}).get("recent") or {}) if isinstance(company, dict) else {}
-    forms = recent.get("form") or []
-    dates = recent.get("filingDate") or []
-    return [(str(form).upper(), date_or_none(dates[i]) if i < len(dates) else None) for i, form in enumerate(forms)]
-
-
-def has_registration(company: dict) -> bool:
-    return any(form.split("/")[0] in REGISTRATION_BASES for form, _ in recent_filings(company))
-
-
-def reporting_company_reason(company: dict | None, filed: date | None) -> str | None:
-    """Why a filer's registration is not an IPO: it already filed periodic reports before (a resale S-1)."""
-    if company is None or filed is None:
-        return None
-    registrations = [day for form, day in recent_filings(company)
-                     if form.split("/")[0] in REGISTRATION_BASES and day is not None]
-    first_registration = min(registrations, default=filed)
-    for form, day in recent_filings(company):
-        if form in PERIODIC_REPORTS and day is not None and day < first_registration:
-            return f"the filer is already a reporting company ({form} filed {day}): not an IPO"
-    return None
+    return [IndexRow(cik, company.get("name") or "", f.form, f.day, f"edgar/data/{cik}/{f.accession}.txt")
+            for f in recent_filings(company) if f.form in IPO_FORMS and f.accession]

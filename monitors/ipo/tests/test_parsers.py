@@ -119,7 +119,7 @@ def test_non_ipo_forms_give_no_candidates_and_resale_s1_creates_nothing():
     assert [c.kind for c in candidates] == ["424B4", "S-1"]
     priced, resale = candidates
     assert priced.creates_ipo and priced.status == "priced" and priced.ticker == "PIPO" and priced.exchange == "XNAS"
-    assert not resale.creates_ipo and "reporting company" in resale.note
+    assert not resale.creates_ipo and "already reported (10-K filed 2026-03-01)" in resale.note
 
 
 def test_withdrawal_only_moves_known_deals():
