@@ -94,4 +94,5 @@ def load() -> None:
         ipo = IPO.objects.filter(ticker=ticker).first()
         if ipo is not None:
             trading.record_bars(ipo, parse_bars(body["results"]), details.get(ticker))
+            outcome.touched.add(ipo.pk)
     ingest.announce_validated(outcome.touched)

@@ -133,6 +133,7 @@ def scan(day: date, sources: list[str], progress: Callable[[int, int], None] | N
     _execute(result, clients, daily_units(clients, day), progress, deadline)
     if "polygon" in clients:
         _check_trading(result, day, None, deadline)
+    _finish(result)
     return result
 
 
@@ -159,13 +160,14 @@ def backfill(days: int, end: date, sources: list[str], *, force: bool = False,
     _execute(result, clients, backfill_units(clients, pending), progress, deadline)
     if "polygon" in clients:
         _check_trading(result, end, dates[0], deadline)
+    _finish(result)
     return result
 
 
 def _check_trading(result: ScanResult, day: date, since: date | None, deadline: float) -> None:
     client = PolygonClient.from_settings()
     with client.within(max(0.001, deadline - time.monotonic()), f"the {result.run.kind} run"):
-        checked = trading.check_trading(day, client, since=since)
+        checked = trading.check_trading(day, client, since=since, within_scan=True)
     result.trading_check = checked
     for error in checked.errors:
         result.stats["polygon"]["errors"] += 1
@@ -216,9 +218,13 @@ def _execute(result: ScanResult, clients: dict[str, SourceClient], units: list[U
         if name not in failed_sources:
             alerts.resolve(f"ipo:source:{name}")
     result.ipo_ids = sorted(outcome.touched)
+
+
+def _finish(result: ScanResult) -> None:
+    """`validated` once per deal the run touched, then the run's record."""
     ingest.announce_validated(result.ipo_ids)
     run = result.run
-    run.stats, run.errors, run.ipos_touched, run.finished_at = result.stats, result.errors, len(outcome.touched), \
+    run.stats, run.errors, run.ipos_touched, run.finished_at = result.stats, result.errors, len(result.ipo_ids), \
         timezone.now()
     run.save(update_fields=["stats", "errors", "ipos_touched", "finished_at"])
 

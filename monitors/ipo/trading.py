@@ -54,16 +54,15 @@ def due(day: date, since: date | None = None) -> list[IPO]:
 
 
 def check_trading(day: date | None = None, client: PolygonClient | None = None, ipos: list[IPO] | None = None,
-                  *, since: date | None = None) -> TradingResult:
-    """The trading-activity check as of `day` (default today in New York), with bars up to that day."""
+                  *, since: date | None = None, within_scan: bool = False) -> TradingResult:
+    """The trading-activity check as of `day` (default today in New York), with bars up to that day. On its
+    own it keeps a run record and announces `validated`; `within_scan`, the scan does both for it."""
     day = day or new_york_today()
     result = TradingResult(day)
     client = client or PolygonClient.from_settings()
     if client is None:
         result.disabled = "POLYGON_API_KEY is not set: trading activity cannot be checked"
         return result
-    run = ScanRun.objects.create(kind=ScanRun.Kind.TRADING, start_date=since or day, end_date=day,
-                                 sources=["polygon"])
     for ipo in ipos if ipos is not None else due(day, since):
         result.checked += 1
         try:
@@ -81,10 +80,12 @@ def check_trading(day: date | None = None, client: PolygonClient | None = None, 
             result.touched.append(ipo.pk)
         if started:
             result.started.append(ipo.ticker)
-    run.stats = {"polygon": {"fetched": result.checked, "errors": len(result.errors),
-                             "requests": client.requests_made}}
-    run.errors, run.ipos_touched, run.finished_at = result.errors, len(result.touched), timezone.now()
-    run.save()
+    if not within_scan:
+        ingest.announce_validated(result.touched)
+        ScanRun.objects.create(kind=ScanRun.Kind.TRADING, start_date=since or day, end_date=day, sources=["polygon"],
+                               stats={"polygon": {"fetched": result.checked, "errors": len(result.errors),
+                                                  "requests": client.requests_made}},
+                               errors=result.errors, ipos_touched=len(result.touched), finished_at=timezone.now())
     return result
 
 
@@ -101,7 +102,7 @@ def check_one(ipo: IPO, client: PolygonClient, day: date) -> tuple[bool, bool]:
 
 def record_bars(ipo: IPO, bars: list[Bar], details: dict | None = None) -> bool:
     """Hand the deal's first sessions (and its ticker details) to the writer; a deal that trades joins the
-    equity universe. True when it started trading now."""
+    equity universe. True when it started trading now. The caller announces `validated`."""
     sessions = [bar for bar in bars if bar.volume][:conf.get("IPO_FIRST_DAYS")]
     if not sessions:
         return False
@@ -111,7 +112,6 @@ def record_bars(ipo: IPO, bars: list[Bar], details: dict | None = None) -> bool:
             ipo.pk, first.day, first.open, [bar.volume for bar in sessions],
             details_candidate(details, ipo.ticker) if details else None)
         _join_universe(ipo)
-    ingest.announce_validated([ipo.pk])
     return started
 
 

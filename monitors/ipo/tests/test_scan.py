@@ -61,7 +61,7 @@ def test_amendments_dedupe_spac_units_are_one_deal_and_non_ipo_forms_create_noth
     assert not IPO.objects.filter(company_name__icontains="Orbital").exists()  # resale S-1 of a reporting co.
     assert not IPO.objects.filter(cik__in=["70858", "886982", "1001039", "200406", "1652044"]).exists()
     resale = SourceRecord.objects.get(key="0001490873-26-000031")
-    assert resale.ipo is None and "reporting company" in resale.note
+    assert resale.ipo is None and "already reported (10-K filed 2026-03-12)" in resale.note
 
 
 def test_withdrawal_moves_status_with_history(fake):

@@ -20,8 +20,9 @@ def events(kind: str) -> list[dict]:
 
 
 def test_first_bar_moves_to_trading_once_and_joins_the_universe(fake):
-    scan.scan(DAY, ["polygon", "nasdaq"])
-    result = trading.check_trading(DAY)
+    result = trading.check_trading(DAY)  # nothing known yet
+    assert result.checked == 0 and result.started == []
+    result = scan.scan(DAY, ["polygon", "nasdaq"]).trading_check  # the scan runs the check as of its day
     assert result.started == ["SGSW"] and result.errors == []
     sgsw = IPO.objects.get(ticker="SGSW")
     assert sgsw.status == "trading"
@@ -50,7 +51,7 @@ def test_deals_without_bars_stay_priced(fake):
 
 def test_a_failing_check_is_an_error_event_and_the_others_go_on(fake, settings):
     settings.IPO_HTTP_RETRIES = 0
-    scan.scan(DAY, ["polygon", "nasdaq"])
+    scan.scan(DAY, ["nasdaq"])  # without Polygon the scan runs no trading check
     fake.fail("/v2/aggs/ticker/NWRB", Fault(500, "boom"))
     result = trading.check_trading(date(2026, 11, 26))
     assert result.started == ["SGSW"] and len(result.errors) == 1
