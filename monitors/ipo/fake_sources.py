@@ -47,6 +47,7 @@ class SourceData:
     bars: dict[str, list[dict]] = field(default_factory=dict)
     sec_index: dict[date, list[tuple]] = field(default_factory=dict)  # (cik, name, form, yyyymmdd, file name)
     submissions: dict[str, dict] = field(default_factory=dict)  # by unpadded CIK
+    submission_pages: dict[str, dict] = field(default_factory=dict)  # older pages (`filings.files`) by name
     nasdaq: dict[str, dict] = field(default_factory=dict)  # by "YYYY-MM": the `data` object
     feeds: dict[str, str] = field(default_factory=dict)  # by path: RSS/Atom text
     polygon_page_size: int = 1000
@@ -197,6 +198,8 @@ class FakeSources:
                 return 404, "<html><head><title>SEC.gov | File Not Found Error Alert (404)</title></head></html>", \
                     {"Content-Type": "text/html"}
             return 200, master_index(day, data.sec_index[day]), {"Content-Type": "text/plain"}
+        if path.startswith("/submissions/") and path.removeprefix("/submissions/") in data.submission_pages:
+            return 200, json.dumps(data.submission_pages[path.removeprefix("/submissions/")]), {}
         if path.startswith("/submissions/CIK"):
             cik = str(int(path.removeprefix("/submissions/CIK").removesuffix(".json")))
             if cik not in data.submissions:

@@ -58,10 +58,12 @@ def window(days: int, end: date) -> list[date]:
 
 
 def known_filers() -> KnownFilers:
-    """Filers whose deal already has ticker and SIC (their next filings need no submissions lookup), and when
-    each filer's deal started trading."""
-    complete = frozenset(IPO.objects.exclude(cik=None).exclude(ticker=None).exclude(sic_code="")
-                         .values_list("cik", flat=True))
+    """Filers whose pending deal already has ticker and SIC (their next filings, amendments, need no submissions
+    lookup; once a deal priced, its filer's filings are judged from its history again), and when each filer's
+    deal started trading."""
+    pending = [IPO.Status.FILED, IPO.Status.EXPECTED, IPO.Status.POSTPONED]
+    complete = frozenset(IPO.objects.filter(status__in=pending).exclude(cik=None).exclude(ticker=None)
+                         .exclude(sic_code="").values_list("cik", flat=True))
     listed = {}
     for cik, first_trade, listing in IPO.objects.filter(status=IPO.Status.TRADING).exclude(cik=None).values_list(
             "cik", "first_trade_date", "listing_date"):

@@ -131,8 +131,9 @@ class SecClient(SourceClient):
         return filings
 
     def fetch_day(self, day: date, *, known: "KnownFilers | None" = None) -> Fetch:
-        """IPO-related filings of `day`, each judged as of its date (filer_history). Filers whose deals are
-        complete in our records are not looked up again: our records judge their filings."""
+        """IPO-related filings of `day`, each judged as of its date (filer_history). The amendments and notices
+        of filers whose pending deals are complete in our records need no lookup; a new registration always has
+        its filer's history read."""
         fetch = Fetch(self.name, [day])
         rows = self.daily_index(day)
         if rows is None:
@@ -165,7 +166,8 @@ def ipo_candidates(rows: list[IndexRow], company_of, known: KnownFilers | None =
         if row.form_type not in IPO_FORMS:
             continue
         company, history = None, []
-        if row.cik not in known.complete:
+        new_registration = row.form_type in REGISTRATION and not row.form_type.endswith("/A")
+        if row.cik not in known.complete or new_registration:
             try:
                 company = company_of(row.cik)
                 history = recent_filings(company)
