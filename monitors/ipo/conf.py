@@ -34,6 +34,8 @@ DEFAULTS = {
     # The trading check looks for a deal's first bar from its listing (or expected) date until this many days
     # after it; a deal still without bars then is left as it is (an operator can re-fetch it).
     "IPO_TRADING_CHECK_DAYS": 14,
+    # Threads asking Polygon for the due deals' bars at once (within its throttle; the writes stay on one).
+    "IPO_TRADING_FETCH_THREADS": 4,
     # The daily scan asks Polygon for IPOs listing from this many days before the scanned day (their status
     # moves on after listing) to this many days after it (the pipeline).
     "IPO_RECENT_DAYS": 7,

@@ -1,6 +1,7 @@
 """The trading-activity check: has a priced or expected IPO traded yet? Its first daily bar says so."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -63,10 +64,12 @@ def check_trading(day: date | None = None, client: PolygonClient | None = None, 
     if client is None:
         result.disabled = "POLYGON_API_KEY is not set: trading activity cannot be checked"
         return result
-    for ipo in ipos if ipos is not None else due(day, since):
+    for ipo, bars in _bars_of(ipos if ipos is not None else due(day, since), client, day):
         result.checked += 1
         try:
-            changed, started = check_one(ipo, client, day)
+            if isinstance(bars, SourceError):
+                raise bars
+            changed, started = _record(ipo, bars, client)
         except SourceError as error:
             out_of_time = error.status == DEADLINE
             result.errors.append(error.message if out_of_time else f"{ipo.ticker}: {error.message}")
@@ -89,10 +92,23 @@ def check_trading(day: date | None = None, client: PolygonClient | None = None, 
     return result
 
 
-def check_one(ipo: IPO, client: PolygonClient, day: date) -> tuple[bool, bool]:
-    """Look for the deal's first bars up to `day`: (whether its trading record changed, whether it started)."""
-    start = (ipo.first_trade_date or ipo.listing_date or ipo.expected_date or day) - timedelta(days=LOOKBACK_DAYS)
-    bars = [bar for bar in client.daily_aggregates(ipo.ticker, start, day) if bar.volume and bar.day <= day]
+def _bars_of(ipos: list[IPO], client: PolygonClient, day: date):
+    """(deal, its daily bars with volume up to `day`, or the SourceError that stopped us), in order. The requests
+    run on a few threads (within the client's throttle); the writes stay on the caller's."""
+    def fetch(ipo: IPO):
+        start = (ipo.first_trade_date or ipo.listing_date or ipo.expected_date or day) - timedelta(days=LOOKBACK_DAYS)
+        try:
+            return [bar for bar in client.daily_aggregates(ipo.ticker, start, day) if bar.volume and bar.day <= day]
+        except SourceError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=conf.get("IPO_TRADING_FETCH_THREADS")) as pool:
+        yield from zip(ipos, pool.map(fetch, ipos), strict=True)
+
+
+def _record(ipo: IPO, bars: list[Bar], client: PolygonClient) -> tuple[bool, bool]:
+    """Hand over the deal's first sessions when they are new: (whether its trading record changed, whether it
+    started trading now)."""
     volumes = [bar.volume for bar in bars[:conf.get("IPO_FIRST_DAYS")]]
     if not bars or (ipo.status == IPO.Status.TRADING and volumes == ipo.first_days_volumes):
         return False, False
