@@ -19,19 +19,24 @@ class Broadcaster:
     once, to every dashboard socket of this process.
 
     Per-socket group membership would cost one channel-layer message, one dispatch and one JSON encoding per
-    socket per batch; with hundreds of sockets that, not the network, is what limits a process. Batches arriving
-    within `DASHBOARD_COALESCE_SECONDS` of the last frame go out together in the next frame, so a burst of single-event
-    commits becomes a few frames a second per socket, while a lone event still goes out at once.
+    socket per batch; with hundreds of sockets that, not the network, is what limits a process.
+
+    The coalescing window adapts to load: a frame goes out as soon as its events arrive when the last frame is done,
+    and the next frame waits `FRAME_SPACING` times what writing the last one to every socket cost (at most
+    `DASHBOARD_COALESCE_SECONDS`). With one socket a frame costs microseconds, so every event goes out at once;
+    with hundreds a frame costs tens of milliseconds, events arriving meanwhile share the next frame, and the
+    process spends at most about 1 / (1 + FRAME_SPACING) of its time framing. (See docs/dashboard.md.)
     """
 
     REJOIN_SECONDS = 60.0
+    # Writing a frame to the sockets costs about as much again in the server's own write calls, after our sends.
+    FRAME_SPACING = 3.0
 
     def __init__(self) -> None:
         self.members: set[AsyncJsonWebsocketConsumer] = set()
         self.pending: list[dict] = []
-        self.last_sent = 0.0
-        self.flush_scheduled = False
         self.task: asyncio.Task | None = None
+        self.sender: asyncio.Task | None = None
 
     def join(self, consumer: AsyncJsonWebsocketConsumer) -> None:
         self.members.add(consumer)
@@ -66,23 +71,19 @@ class Broadcaster:
 
     def _add(self, batch: list[dict]) -> None:
         self.pending.extend(batch)
-        if self.flush_scheduled:
-            return
-        loop = asyncio.get_running_loop()
-        self.flush_scheduled = True
-        wait = self.last_sent + settings.DASHBOARD_COALESCE_SECONDS - loop.time()
-        if wait > 0:
-            loop.call_later(wait, lambda: loop.create_task(self._flush()))
-        else:
-            loop.create_task(self._flush())
+        if self.sender is None or self.sender.done():
+            self.sender = asyncio.get_running_loop().create_task(self._send_pending())
 
-    async def _flush(self) -> None:
-        batch, self.pending = self.pending, []
-        self.flush_scheduled = False
-        self.last_sent = asyncio.get_running_loop().time()
-        if not batch:
-            return
-        frame = json.dumps({"kind": "events", "events": with_summaries(batch)})
+    async def _send_pending(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.pending:
+            batch, self.pending = self.pending, []
+            started = loop.time()
+            await self._send_frame(json.dumps({"kind": "events", "events": with_summaries(batch)}))
+            cost = loop.time() - started
+            await asyncio.sleep(min(settings.DASHBOARD_COALESCE_SECONDS, cost * self.FRAME_SPACING))
+
+    async def _send_frame(self, frame: str) -> None:
         for member in list(self.members):
             try:
                 await member.send(text_data=frame)
