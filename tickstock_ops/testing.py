@@ -117,6 +117,38 @@ def run_manage(*args: str, env: dict | None = None, timeout: float = 120) -> sub
                           env=env or process_env(), capture_output=True, text=True, timeout=timeout)
 
 
+def run_manage_on_terminal(*args: str, env: dict | None = None,
+                           timeout: float = 120) -> tuple[subprocess.CompletedProcess, str]:
+    """Run a command with its stderr on a pseudo-terminal (what an operator sees); its stdout is captured."""
+    import pty
+    import threading
+
+    primary, secondary = pty.openpty()
+    screen = bytearray()
+
+    def read_screen() -> None:
+        while True:
+            try:
+                data = os.read(primary, 4096)
+            except OSError:  # the terminal's other end is closed: the process is gone
+                return
+            if not data:
+                return
+            screen.extend(data)
+
+    reader = threading.Thread(target=read_screen, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], cwd=BASE_DIR,
+                              env={**(env or process_env()), "COLUMNS": "120"}, stderr=secondary,
+                              stdout=subprocess.PIPE, text=True, timeout=timeout)
+    finally:
+        os.close(secondary)
+        reader.join(timeout=10)
+        os.close(primary)
+    return done, screen.decode(errors="replace")
+
+
 class RedisServer:
     """A private redis-server on a free port that a test can stop and start again; it keeps its data on disk."""
 

@@ -17,6 +17,7 @@ from monitors.quality.models import Anomaly, Bar, CorporateAction, PublishedAnom
 from monitors.quality.thresholds import symbol_profiles, thresholds_for
 from tickstock_ops import alerts
 from tickstock_ops.events import publish, publish_many
+from tickstock_ops.progress import ProgressCallback
 
 BAR_COLUMNS = ["symbol", "source", "ts", "open", "high", "low", "close", "volume"]
 READ_ROW = np.dtype([
@@ -44,8 +45,11 @@ class ScanResult:
 
 
 def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, symbols: list[str] | None = None,
-             interval: str = "1d", kind: str = Scan.Kind.FULL) -> ScanResult:
-    """Scan bars of `interval` as of `as_of` (default now), reporting anomalies on bars in (since, as_of]."""
+             interval: str = "1d", kind: str = Scan.Kind.FULL, progress: ProgressCallback | None = None) -> ScanResult:
+    """Scan bars of `interval` as of `as_of` (default now), reporting anomalies on bars in (since, as_of];
+    `progress` hears of each of the scan's four stages."""
+    step = progress or (lambda done, total, stage="": None)
+    step(0, 4, "reading bars")
     started = time.perf_counter()
     as_of_ts = calendar.utc(as_of or timezone.now())
     since_ts = calendar.utc(since) if since is not None else _previous_as_of(as_of_ts, interval, kind)
@@ -58,13 +62,17 @@ def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, sy
                                                                                  profiles.values()}}
     universe = checks.Universe(interval=interval, as_of=as_of_ts, since=since_ts, profiles=profiles,
                                thresholds=thresholds, actions=read_actions(scanned), types=types)
+    step(1, 4, f"checking {len(scanned)} symbols")
     findings = checks.run(bars, universe)
     findings += _absent(symbols or [], found, as_of_ts, interval)
     sources: dict[str, list[str]] = defaultdict(list)
     for symbol, source in bars[["symbol", "source"]].drop_duplicates().itertuples(index=False):
         sources[symbol].append(source)
+    step(2, 4, "storing reports")
     scan, reports = _store(findings, scanned, profiles, sources, as_of_ts, since_ts, interval, kind, started)
+    step(3, 4, "alerting")
     _alert(findings, scanned, interval, types, scan, profiles)
+    step(4, 4, "done")
     return ScanResult(scan, reports)
 
 

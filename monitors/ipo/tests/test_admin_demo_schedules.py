@@ -1,8 +1,4 @@
 import json
-import os
-import pty
-import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -15,7 +11,7 @@ from monitors.ipo import admin_actions, demo, scan, tasks
 from monitors.ipo.fake_sources import Fault
 from monitors.ipo.models import IPO, SourceRecord
 from tickstock_ops.models import OutboxEvent
-from tickstock_ops.testing import BASE_DIR, free_port, process_env, run_manage
+from tickstock_ops.testing import free_port, process_env, run_manage, run_manage_on_terminal
 
 pytestmark = pytest.mark.django_db
 DAY = date(2026, 11, 24)
@@ -124,26 +120,18 @@ def test_scan_command_in_a_process_of_its_own(fake):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_progress_bar_on_a_terminal(fake):
-    primary, secondary = pty.openpty()
+def test_progress_bar_on_a_terminal_and_none_with_json(fake):
     env = process_env(POLYGON_API_KEY="", SEC_BASE_URL=fake.url, SEC_DATA_URL=fake.url, NASDAQ_BASE_URL=fake.url,
                       SEC_REQUESTS_PER_SECOND="0")
-    process = subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), "backfill_ipos", "--days", "3", "--end",
-                              "2026-11-24", "--sources", "sec,nasdaq"], cwd=BASE_DIR, env=env, stderr=secondary,
-                             stdout=subprocess.PIPE, text=True, timeout=120)
-    os.close(secondary)
-    screen = b""
-    while True:
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        screen += chunk
-    os.close(primary)
-    assert process.returncode == 0
-    assert b"backfill 3d [" in screen and b"] 4/4" in screen  # 3 SEC days and one Nasdaq month
+    window = ["--days", "3", "--end", "2026-11-24", "--sources", "sec,nasdaq"]
+    done, screen = run_manage_on_terminal("backfill_ipos", *window, env=env)
+    assert done.returncode == 0, screen
+    assert "backfill 3d" in screen and "4/4" in screen  # 3 SEC days and one Nasdaq month
+
+    done, screen = run_manage_on_terminal("backfill_ipos", *window, "--force", "--json", env=env)
+    assert done.returncode == 0, screen
+    assert json.loads(done.stdout)["sources"]["sec"]["errors"] == 0
+    assert "backfill 3d" not in screen and "4/4" not in screen
 
 
 def test_an_operators_edit_wins_over_the_sources_and_survives_rescans(fake):

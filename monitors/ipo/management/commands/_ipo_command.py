@@ -1,8 +1,7 @@
-"""What scan_ipos and backfill_ipos share: argument parsing, demo mode, the progress bar, the report."""
+"""What scan_ipos and backfill_ipos share: argument parsing, demo mode, the report."""
 
 import contextlib
 import json
-import sys
 from datetime import date
 
 from django.core.management.base import CommandError
@@ -41,25 +40,6 @@ def sources_for(command, use_demo: bool):
         yield
 
 
-class ProgressBar:
-    """A one-line bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, stream, label: str):
-        self.stream = stream
-        self.label = label
-        self.enabled = hasattr(stream, "isatty") and stream.isatty()
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or not total:
-            return
-        width = 30
-        filled = int(width * done / total)
-        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-        if done == total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 def report(command, result, as_json: bool, demo_mode: bool = False) -> None:
     for name, why in result.disabled.items():
         command.stderr.write(f"{name}: source disabled: {why}")
@@ -83,6 +63,3 @@ def report(command, result, as_json: bool, demo_mode: bool = False) -> None:
         command.stdout.write(f"{len(result.ipo_ids)} IPOs touched" + (" (demo data)" if demo_mode else ""))
     events.report_waiting(command.stderr)
 
-
-def stderr_stream():
-    return sys.stderr

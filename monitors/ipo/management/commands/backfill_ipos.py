@@ -1,15 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from monitors.ipo import clock, scan
-from monitors.ipo.management.commands._ipo_command import (
-    DEMO_DAY,
-    ProgressBar,
-    parse_day,
-    parse_sources,
-    report,
-    sources_for,
-    stderr_stream,
-)
+from monitors.ipo.management.commands._ipo_command import DEMO_DAY, parse_day, parse_sources, report, sources_for
+from tickstock_ops.progress import terminal_progress
 
 
 class Command(BaseCommand):
@@ -32,7 +25,7 @@ class Command(BaseCommand):
         default = DEMO_DAY if options["demo"] else clock.new_york_today()
         end = parse_day(options["end"], "--end") if options["end"] else default
         sources = parse_sources(options["sources"])
-        with sources_for(self, options["demo"]):
-            result = scan.backfill(options["days"], end, sources, force=options["force"],
-                                   progress=ProgressBar(stderr_stream(), f"backfill {options['days']}d"))
+        with (sources_for(self, options["demo"]),
+              terminal_progress(f"backfill {options['days']}d", quiet=options["json"]) as progress):
+            result = scan.backfill(options["days"], end, sources, force=options["force"], progress=progress)
         report(self, result, options["json"], demo_mode=options["demo"])

@@ -1,15 +1,8 @@
 from django.core.management.base import BaseCommand
 
 from monitors.ipo import clock, scan
-from monitors.ipo.management.commands._ipo_command import (
-    DEMO_DAY,
-    ProgressBar,
-    parse_day,
-    parse_sources,
-    report,
-    sources_for,
-    stderr_stream,
-)
+from monitors.ipo.management.commands._ipo_command import DEMO_DAY, parse_day, parse_sources, report, sources_for
+from tickstock_ops.progress import terminal_progress
 
 
 class Command(BaseCommand):
@@ -27,6 +20,6 @@ class Command(BaseCommand):
         default = DEMO_DAY if options["demo"] else clock.new_york_today()
         day = parse_day(options["date"], "--date") if options["date"] else default
         sources = parse_sources(options["sources"])
-        with sources_for(self, options["demo"]):
-            result = scan.scan(day, sources, progress=ProgressBar(stderr_stream(), f"scan {day}"))
+        with sources_for(self, options["demo"]), terminal_progress(f"scan {day}", quiet=options["json"]) as progress:
+            result = scan.scan(day, sources, progress=progress)
         report(self, result, options["json"], demo_mode=options["demo"])

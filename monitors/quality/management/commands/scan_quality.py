@@ -7,6 +7,7 @@ from monitors.quality.models import INTERVALS
 from monitors.quality.scan import run_scan
 from tickstock_ops import events
 from tickstock_ops.events import PayloadEncoder
+from tickstock_ops.progress import terminal_progress
 
 
 def moment(text: str):
@@ -41,7 +42,9 @@ class Command(BaseCommand):
         if as_of and since and since >= as_of:
             raise CommandError("--since must be before --as-of")
         symbols = [s.strip().upper() for s in (options["symbols"] or "").split(",") if s.strip()] or None
-        result = run_scan(as_of=as_of, since=since, symbols=symbols, interval=options["interval"])
+        with terminal_progress(f"scan {options['interval']}", quiet=options["json"]) as progress:
+            result = run_scan(as_of=as_of, since=since, symbols=symbols, interval=options["interval"],
+                              progress=progress)
         if options["json"]:
             self.stdout.write(json.dumps(result.as_json(), cls=PayloadEncoder))
         else:

@@ -1,0 +1,31 @@
+"""Long quality commands show their progress on a terminal, and nothing with --json or when not on one."""
+
+import json
+
+import pytest
+
+from monitors.quality import loader
+from monitors.quality.tests.builders import calm, daily, noisy_volume, sessions
+from tickstock_ops.testing import run_manage_on_terminal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+DAYS = sessions("2025-01-02", 80)
+
+
+def stored_bars() -> None:
+    bars = daily("AAA", calm(80), volume=noisy_volume(80))
+    loader.upsert_frame(bars.drop(columns=["source"]), source="csv", interval="1d")
+
+
+def test_a_full_scan_shows_its_stages_on_a_terminal_and_nothing_with_json():
+    stored_bars()
+    as_of = f"{DAYS[-1]:%Y-%m-%d}T23:00:00Z"
+    done, screen = run_manage_on_terminal("scan_quality", "--as-of", as_of)
+    assert done.returncode == 0, screen
+    assert "scan 1d" in screen and "4/4" in screen
+
+    done, screen = run_manage_on_terminal("scan_quality", "--as-of", as_of, "--json")
+    assert done.returncode == 0, screen
+    assert json.loads(done.stdout)["symbols_scanned"] == 1
+    assert "scan 1d" not in screen
+
