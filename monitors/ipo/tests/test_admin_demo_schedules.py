@@ -113,7 +113,7 @@ def test_scan_command_in_a_process_of_its_own(fake):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert len(result["ipos"]) == 6 and result["sources"]["sec"] == {"fetched": 5, "errors": 0}
-    assert "scan 2026-11-24 [" not in done.stderr  # no progress bar when stderr is not a terminal
+    assert "scan 2026-11-24" not in done.stderr  # no progress bar when stderr is not a terminal
     again = run_manage("backfill_ipos", "--days", "3", "--end", "2026-11-24", env=env)
     assert again.returncode == 0, again.stderr
     assert "source-days already done were skipped" in again.stdout
