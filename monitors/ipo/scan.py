@@ -134,7 +134,7 @@ def scan(day: date, sources: list[str], progress: Callable[[int, int], None] | N
     deadline = time.monotonic() + conf.get("IPO_SCAN_DEADLINE")
     _execute(result, clients, daily_units(clients, day), progress, deadline)
     if "polygon" in clients:
-        _check_trading(result, day, None, deadline)
+        _check_trading(result, clients["polygon"], day, None, deadline)
     _finish(result)
     return result
 
@@ -161,16 +161,19 @@ def backfill(days: int, end: date, sources: list[str], *, force: bool = False,
     deadline = time.monotonic() + conf.get("IPO_BACKFILL_DEADLINE")
     _execute(result, clients, backfill_units(clients, pending), progress, deadline)
     if "polygon" in clients:
-        _check_trading(result, end, dates[0], deadline)
+        _check_trading(result, clients["polygon"], end, dates[0], deadline)
     _finish(result)
     return result
 
 
-def _check_trading(result: ScanResult, day: date, since: date | None, deadline: float) -> None:
-    client = PolygonClient.from_settings()
+def _check_trading(result: ScanResult, client: PolygonClient, day: date, since: date | None,
+                   deadline: float) -> None:
+    """The trading check as of `day`, on the scan's own Polygon client (its throttle goes on), within the run's
+    deadline."""
     with client.within(max(0.001, deadline - time.monotonic()), f"the {result.run.kind} run"):
         checked = trading.check_trading(day, client, since=since, within_scan=True)
     result.trading_check = checked
+    result.stats["polygon"]["requests"] = client.requests_made
     for error in checked.errors:
         result.stats["polygon"]["errors"] += 1
         result.errors.append({"source": "polygon", "days": day.isoformat(), "error": f"trading check: {error}",
