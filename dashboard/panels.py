@@ -105,9 +105,13 @@ def event_summary(envelope: dict) -> str:
         return f"[{p.get('severity')}] {p.get('title')} — {p.get('state')}{who}{why}"
     if p.get("anomaly_type"):
         return f"{p.get('symbol')} {p['anomaly_type']} [{p.get('severity')}] {p.get('detail') or ''}"
+    if kind == "tickstock.quality.scan_completed":
+        found = sum((p.get("anomaly_counts") or {}).values())
+        return (f"{p.get('kind')} {p.get('interval')} scan #{p.get('scan_id')}: {p.get('symbols_scanned')} symbols, "
+                f"{found} anomalies in {p.get('duration_s')} s")
     if kind == "tickstock.quality.summary":
-        mean = (p.get("mean_scores") or {}).get("overall_score", "—")
-        return f"scan #{p.get('scan_id')}: {p.get('symbols_scanned')} symbols, mean {mean}"
+        mean = (p.get("mean_scores") or {}).get("overall", "—")
+        return f"daily summary {p.get('date')}: {p.get('symbols_scanned')} reports, mean {mean}"
     if "ticker" in p or "company_name" in p:
         return " · ".join(str(p[k]) for k in ("ticker", "company_name", "status", "error") if p.get(k))
     if p.get("equity_type"):

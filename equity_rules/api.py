@@ -16,14 +16,15 @@ def current_rules(equity_type: str) -> dict | None:
     return EquityType.objects.filter(equity_type=equity_type).values_list("processing_rules", flat=True).first()
 
 
-def securities(symbols: list[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
-    """(equity type, sector, exchange) of each of `symbols` found in the security universe; others are absent."""
+def securities(symbols: list[str]) -> dict[str, tuple]:
+    """(equity type, sector, exchange, listing date) of each of `symbols` found in the security universe; others
+    are absent."""
     found = {}
     for start in range(0, len(symbols), 5000):
         rows = (Security.objects.filter(symbol__in=symbols[start:start + 5000])
-                .values_list("symbol", "equity_type__equity_type", "sector", "exchange"))
-        for symbol, equity_type, sector, exchange in rows:
-            found[symbol] = (equity_type, sector, exchange)
+                .values_list("symbol", "equity_type__equity_type", "sector", "exchange", "listing_date"))
+        for symbol, *attributes in rows:
+            found[symbol] = tuple(attributes)
     return found
 
 

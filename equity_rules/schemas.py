@@ -13,7 +13,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 UPDATE_FREQUENCIES = ["realtime", "1m", "5m", "15m", "1h", "daily"]
 DATA_SOURCES = ["polygon", "fund_provider", "sec", "nasdaq", "news", "exchange", "manual"]
 QUALITY_KEYS = ["price_move_pct", "gap_pct", "volume_spike_ratio", "volume_drought_ratio", "stale_minutes",
-                "source_tolerance_pct", "volatility_ratio", "ma_distance_pct"]
+                "source_tolerance_pct", "source_volume_tolerance_pct", "volatility_ratio", "ma_distance_pct"]
 ENRICHMENTS = ["nav_calculation", "premium_discount", "sector_allocation", "market_cap", "liquidity_tier",
                "dividend_yield"]
 
@@ -50,6 +50,7 @@ PROCESSING_RULES = _object(
             "volume_drought_ratio": _number(0, 1, exclusive_minimum=True),
             "stale_minutes": _number(0, 10080, exclusive_minimum=True),
             "source_tolerance_pct": _number(0, 100, exclusive_minimum=True),
+            "source_volume_tolerance_pct": _number(0, 100, exclusive_minimum=True),
             "volatility_ratio": _number(1, 100, exclusive_minimum=True),
             "ma_distance_pct": _number(0, 1000, exclusive_minimum=True),
         }),

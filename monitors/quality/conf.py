@@ -12,6 +12,7 @@ DEFAULT_THRESHOLDS = {
     "volume_drought_ratio": 0.2,
     "stale_minutes": 10.0,
     "source_tolerance_pct": 0.5,
+    "source_volume_tolerance_pct": 10.0,
     "volatility_ratio": 3.0,
     "ma_distance_pct": 25.0,
 }
@@ -52,6 +53,17 @@ DEFAULTS = {
     # A source is stale as a whole (one source-level alert instead of one per symbol) from this share of symbols.
     "QUALITY_SOURCE_STALE_SHARE": 0.5,
     "QUALITY_LOAD_CHUNK_ROWS": 100_000,
+    # The exchange calendar starts here at the latest (an ISO date; None = the library's 20 years), and reaches
+    # further back whenever older bars are judged.
+    "QUALITY_CALENDAR_START": None,
+    # Sessions after a possible unrecorded split that must hold its volume and price basis to confirm it.
+    "QUALITY_SPLIT_CONFIRM_SESSIONS": 5,
+    # A listing's first sessions are left out of volume baselines (the decay after an IPO day is no drought).
+    "QUALITY_LISTING_SKIP_SESSIONS": 5,
+    # Minute-bar volume baselines: the same slot of the session over previous sessions.
+    "QUALITY_INTRADAY_BASELINE_SESSIONS": 10,
+    "QUALITY_INTRADAY_BASELINE_MIN_SESSIONS": 1,
+    "QUALITY_INTRADAY_VOLUME_BUCKET_MINUTES": 5,
 }
 
 

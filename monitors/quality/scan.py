@@ -4,12 +4,11 @@ import io
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 from django.db import connection, transaction
-from django.db.models import Avg
 from django.utils import timezone
 
 from monitors.quality import calendar, checks, conf, pgcopy, scoring
@@ -92,8 +91,10 @@ def _read_start(interval: str, since: pd.Timestamp | None, as_of: pd.Timestamp, 
         first = days[-lookback] if len(days) >= lookback else (days[0] if len(days) else since.tz_convert(None))
         return first.tz_localize("UTC")
     lookback = conf.get("QUALITY_INTRADAY_LOOKBACK_SESSIONS")
+    if kind == Scan.Kind.FULL:  # every check: the time-of-day volume baselines need their sessions
+        lookback = max(lookback, conf.get("QUALITY_INTRADAY_BASELINE_SESSIONS"))
     anchor = since if since is not None and since < as_of else as_of
-    days = calendar.sessions(anchor - pd.Timedelta(days=lookback + 10), anchor)
+    days = calendar.sessions(anchor - pd.Timedelta(days=lookback * 7 // 5 + 10), anchor)
     if not len(days):
         return anchor - pd.Timedelta(days=lookback + 1)
     first = days[-(lookback + 1)] if len(days) > lookback else days[0]
@@ -235,7 +236,7 @@ def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, s
         scan.anomaly_counts = dict(Counter(f.type for f in findings))
         scan.duration_s = time.perf_counter() - started
         scan.save(update_fields=["mean_scores", "anomaly_counts", "duration_s"])
-        publish("tickstock.quality.summary", summary_payload(scan))
+        publish("tickstock.quality.scan_completed", scan_completed_payload(scan))
     return scan, payloads
 
 
@@ -281,21 +282,13 @@ def _means(rows: list[Report]) -> dict:
     return {name: round(sum(getattr(r, name) for r in rows) / len(rows), 2) for name in names}
 
 
-def summary_payload(scan: Scan) -> dict:
-    """The after-scan summary event: this scan's means and counts beside the same interval's last 1/7/30 days."""
-    trend = {}
-    for days in (1, 7, 30):
-        earlier = Report.objects.filter(scan__interval=scan.interval, scan__kind=scan.kind,
-                                        scan__as_of__lt=scan.as_of,
-                                        scan__as_of__gte=scan.as_of - timedelta(days=days))
-        mean = earlier.aggregate(mean=Avg("overall_score"))["mean"]
-        trend[f"{days}d"] = {"mean_overall_score": round(mean, 2) if mean is not None else None}
-        if mean is not None and scan.mean_scores:
-            trend[f"{days}d"]["change"] = round(scan.mean_scores["overall_score"] - mean, 2)
+def scan_completed_payload(scan: Scan) -> dict:
+    """What every scan, daily or intraday, tells when it is done (docs/events.md); the day's summary is
+    `summary.build_daily_summary`'s."""
     return {
-        "scan_id": scan.pk, "kind": "scan", "interval": scan.interval, "as_of": scan.as_of,
-        "symbols_scanned": scan.symbols_scanned, "mean_scores": scan.mean_scores,
-        "anomaly_counts": scan.anomaly_counts, "trend": trend,
+        "scan_id": scan.pk, "kind": scan.kind, "interval": scan.interval, "as_of": scan.as_of,
+        "symbols_scanned": scan.symbols_scanned, "anomaly_counts": scan.anomaly_counts,
+        "duration_s": round(scan.duration_s, 3), "mean_scores": scan.mean_scores,
     }
 
 

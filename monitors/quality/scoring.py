@@ -63,6 +63,9 @@ def _advice(finding: Finding, when: str, secondary: str) -> str:
     if kind == "source_mismatch":
         sources = " and ".join(finding.extra.get("sources", [])) or "the sources"
         return f"re-fetch {when} from the secondary source ({sources} disagree)"
+    if kind == "price_anomaly" and "possible_split" in finding.extra:
+        return f"if {finding.symbol} split {finding.extra['possible_split']} effective {when}, record it " \
+               f"(load_bars --actions); otherwise re-fetch {when} from {secondary} to confirm the close"
     if kind in ("price_anomaly", "price_gap"):
         if finding.severity == "info":
             return ""

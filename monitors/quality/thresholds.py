@@ -2,6 +2,7 @@
 the equity type's `quality` rules first (None or absent = no override), then settings defaults (`conf.py`)."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from equity_rules.api import current_rules, securities
 from monitors.quality import conf
@@ -12,6 +13,7 @@ class Profile:
     equity_type: str
     sector: str | None
     exchange: str
+    listing: date | None = None
 
 
 def thresholds_for(equity_type: str) -> dict:
@@ -29,7 +31,7 @@ def symbol_profiles(symbols: list[str]) -> dict[str, Profile]:
     """Each symbol's equity type, sector and exchange from the security universe; defaults where unknown."""
     default_type = conf.get("QUALITY_DEFAULT_EQUITY_TYPE")
     default_exchange = conf.get("QUALITY_DEFAULT_EXCHANGE")
-    found = {symbol: Profile(equity_type or default_type, sector or None, exchange or default_exchange)
-             for symbol, (equity_type, sector, exchange) in securities(symbols).items()}
+    found = {symbol: Profile(equity_type or default_type, sector or None, exchange or default_exchange, listed)
+             for symbol, (equity_type, sector, exchange, listed) in securities(symbols).items()}
     default = Profile(default_type, None, default_exchange)
     return {symbol: found.get(symbol, default) for symbol in symbols}

@@ -8,6 +8,7 @@ volume spikes, halts) are masked out of the trailing averages and volatility win
 
 import pandas as pd
 
+from monitors.quality.checks import extended
 from monitors.quality.checks.cross_source import source_mismatch
 from monitors.quality.checks.findings import (
     ALL_TYPES,
@@ -15,6 +16,7 @@ from monitors.quality.checks.findings import (
     INTRADAY_TYPES,
     PRICE_TYPES,
     SERIES_TYPES,
+    TREND_TYPES,
     VOLUME_TYPES,
     Finding,
     Universe,
@@ -23,7 +25,8 @@ from monitors.quality.checks.freshness import daily_freshness, intraday_freshnes
 from monitors.quality.checks.panel import Panel
 from monitors.quality.thresholds import Profile
 
-__all__ = ["ALL_TYPES", "FRESHNESS_TYPES", "INTRADAY_TYPES", "PRICE_TYPES", "SERIES_TYPES", "VOLUME_TYPES",
+__all__ = ["ALL_TYPES", "FRESHNESS_TYPES", "INTRADAY_TYPES", "PRICE_TYPES", "SERIES_TYPES", "TREND_TYPES",
+           "VOLUME_TYPES",
            "Finding", "Universe", "choose_primary", "run"]
 
 
@@ -33,9 +36,14 @@ def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
     if bars.empty:
         return findings
     primary, sources = choose_primary(bars)
-    if any(kind in universe.types for kind in SERIES_TYPES):
-        panel = Panel(primary, universe)
-        findings += panel.series_findings()
+    series = primary
+    if universe.interval != "1d":
+        regular = extended.regular_hours(primary["ts"])
+        series = primary[regular]
+        if "price_anomaly" in universe.types:
+            findings += extended.bad_prints(primary, regular, universe)
+    if any(kind in universe.types for kind in SERIES_TYPES) and not series.empty:
+        findings += Panel(series, universe).series_findings()
     if "source_mismatch" in universe.types:
         findings += source_mismatch(bars, universe)
     for exchange, symbols in _by_exchange(primary["symbol"].unique(), universe.profiles).items():
@@ -45,9 +53,9 @@ def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
         else:
             findings += intraday_freshness(subset, universe, exchange)
     # Staleness is a condition of now: reported by every scan while it lasts (its event still goes out once per
-    # newest bar). Everything else is about bars, reported by the scan whose window holds them.
+    # newest bar). Everything else is reported by the scan whose window holds the moment it became certain.
     findings = [f for f in findings if f.type in universe.types and (f.type == "data_stale" or _in_window(
-        f.ts, universe))]
+        f.certain_at if f.certain_at is not None else f.ts, universe))]
     for finding in findings:
         finding.source = finding.source or sources.get(finding.symbol, "")
     return findings

@@ -10,9 +10,11 @@ PRICE_TYPES = ("price_anomaly", "price_gap", "volatility_cluster", "technical_br
                "source_mismatch")
 VOLUME_TYPES = ("volume_spike", "volume_drought")
 FRESHNESS_TYPES = ("data_stale", "coverage_gap")
+TREND_TYPES = ("volatility_cluster", "technical_break")
 SERIES_TYPES = (*PRICE_TYPES, *VOLUME_TYPES)
 ALL_TYPES = (*PRICE_TYPES, *VOLUME_TYPES, *FRESHNESS_TYPES)
-INTRADAY_TYPES = FRESHNESS_TYPES
+# The scheduled intraday scan: freshness, and price moves, gaps and bad prints (docs/quality-checks.md).
+INTRADAY_TYPES = (*FRESHNESS_TYPES, "price_anomaly", "price_gap")
 
 
 @dataclass
@@ -26,6 +28,9 @@ class Finding:
     detail: str
     source: str = ""
     extra: dict = field(default_factory=dict)
+    # When the finding became certain, if later than `ts` (a split confirmed by the sessions after it): the scan
+    # whose window holds this moment reports it.
+    certain_at: pd.Timestamp | None = None
 
 
 @dataclass

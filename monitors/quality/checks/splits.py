@@ -1,79 +1,155 @@
-"""Unrecorded splits told apart from real moves."""
+"""Unrecorded splits told apart from real moves. A large move near a split ratio is only a hypothesis: it stays a
+`price_anomaly` (with the hypothesis in its detail) until the data confirm it the way real splits do and crashes
+do not — open and close both on the new basis, a move the market and the sector did not make, a split day's
+share volume near N× its old level rather than a panic's 20×, and over the following sessions share volume that
+stays near N× and a price that holds. Confirmed, it becomes a `corporate_action` and the series is adjusted."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from monitors.quality import conf
-from monitors.quality.checks.arrays import ffill, next_traded, rolling_mean, shift
+from monitors.quality.checks.arrays import ffill, rolling_mean, shift
 from monitors.quality.checks.findings import Finding
 
 if TYPE_CHECKING:
     from monitors.quality.checks.panel import Panel
 
 SPLIT_RATIOS = (1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 15.0, 20.0, 25.0, 50.0, 100.0)
-SPLIT_TOLERANCE = 0.06
-# Evidence of a split in the volume: the mean of the split bar and up to 4 after it, against the trailing mean,
-# must move inversely to the price by at least half the ratio (in log terms) and at least this factor.
-SPLIT_VOLUME_BARS = 5
-SPLIT_MIN_VOLUME_MOVE = 1.5
+SPLIT_TOLERANCE = 0.06  # the close within 6% of the old close divided by the ratio
+SPLIT_OPEN_TOLERANCE = 0.10  # the open within 10% of it: the day traded on the new basis
+# A split day's share volume is about N× the old average (N = new shares per old), within this factor either way;
+# a crash on a profit warning trades many times that.
+SPLIT_DAY_VOLUME_BAND = 4.0
 
 
-def evident_splits(panel: Panel, factor: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
-    """A price ratio near k:1 (or 1:k) with volume moving inversely: an unrecorded split. Adjusts `factor`."""
-    price, volume_factor = factor
-    close = panel.close * price
-    prev = shift(ffill(np.where(panel.traded, close, np.nan)))
-    volume = panel.volume * volume_factor
-    baseline = shift(rolling_mean(np.where(panel.traded, volume, np.nan), conf.get("QUALITY_VOLUME_WINDOW"),
-                                  panel.min_history))
-    traded_close = np.where(panel.traded, close, np.nan)
-    earlier = shift(ffill(np.where(panel.traded, shift(ffill(traded_close)), np.nan)))
-    traded_volume = np.where(panel.traded, volume, np.nan)
-    from_here = rolling_mean(traded_volume[::-1], SPLIT_VOLUME_BARS, 1)[::-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        jump = prev / close
-        volume_ratio = from_here / baseline
-        afterwards = next_traded(traded_close) / close
-        recovered = earlier / close
-    ratios = np.array([*SPLIT_RATIOS, *(1 / r for r in SPLIT_RATIOS)])
-    candidates = panel.traded & (np.abs(np.log(jump)) > np.log(1 + panel.threshold("price_move_pct") / 100) * 0.9)
-    rows, cols = np.nonzero(np.nan_to_num(candidates, nan=0).astype(bool))
-    found = np.zeros_like(panel.traded)
-    for row, col in zip(rows, cols, strict=True):
-        ratio = ratios[np.argmin(np.abs(np.log(jump[row, col] / ratios)))]
-        if abs(jump[row, col] / ratio - 1) > SPLIT_TOLERANCE:
-            continue
-        moved = volume_ratio[row, col]
-        needed = max(0.5 * abs(np.log(ratio)), np.log(SPLIT_MIN_VOLUME_MOVE))
-        if not np.isfinite(moved) or np.sign(np.log(moved)) != np.sign(np.log(ratio)) or abs(
-                np.log(moved)) < needed:
-            continue
-        if np.isfinite(afterwards[row, col]) and np.log(afterwards[row, col]) * np.log(ratio) > 0.25 * np.log(
-                ratio) ** 2:
-            continue  # the price went straight back: a bad print, not a split
-        if np.isfinite(recovered[row, col]) and abs(np.log(recovered[row, col])) < 0.5 * abs(np.log(ratio)):
-            continue  # back to where it was two bars ago: the end of a bad print
-        found[row, col] = True
-        price[:row, col] /= ratio
-        volume_factor[:row, col] *= ratio
-        label = _ratio_label(ratio)
-        if panel.window_mask[row]:
-            panel.findings.append(Finding(
-                symbol=panel.symbols[col], type="corporate_action", severity="info", ts=panel.index[row],
-                value=round(float(ratio), 4), threshold=None,
-                detail=(f"close {panel.close[row, col]:.4g} after {prev[row, col]:.4g} "
-                        f"({1 / jump[row, col] - 1:+.1%}) with volume since ×{moved:.1f} its average: "
-                        f"looks like an unrecorded {label} split"),
-                extra={"ratio": label},
-            ))
-    return found
+@dataclass
+class Verdicts:
+    confirmed: np.ndarray  # bool (bars × symbols): the split days the data confirm
+    pending: dict[tuple[int, int], float] = field(default_factory=dict)  # (row, col) → ratio, not yet confirmed
 
 
-def _ratio_label(ratio: float) -> str:
+@dataclass
+class _Candidate:
+    row: int
+    col: int
+    ratio: float  # new shares per old: the old close / the new close
+
+
+def judge(panel: Panel, factor: tuple[np.ndarray, np.ndarray]) -> Verdicts:
+    """Judge every move near a split ratio. Confirmed splits adjust both parts of `factor`; a pending one adjusts
+    only the volumes, so that volume checks judge the sessions after it on its basis."""
+    price_factor, volume_factor = factor
+    verdicts = Verdicts(confirmed=np.zeros_like(panel.traded))
+    evidence = _Evidence(panel, price_factor, volume_factor)
+    for candidate in evidence.candidates():
+        outcome = evidence.outcome(candidate)
+        row, col, ratio = candidate.row, candidate.col, candidate.ratio
+        if outcome == "confirmed":
+            verdicts.confirmed[row, col] = True
+            price_factor[:row, col] /= ratio
+            volume_factor[:row, col] *= ratio
+            evidence.report(candidate)
+        elif outcome == "pending":
+            verdicts.pending[(row, col)] = ratio
+            volume_factor[:row, col] *= ratio
+    return verdicts
+
+
+class _Evidence:
+    def __init__(self, panel: Panel, price_factor: np.ndarray, volume_factor: np.ndarray):
+        self.panel = panel
+        self.close = np.where(panel.traded, panel.close * price_factor, np.nan)
+        self.open = panel.open * price_factor
+        self.prev = shift(ffill(self.close))
+        self.volume = np.where(panel.traded, panel.volume * volume_factor, np.nan)
+        self.baseline = shift(rolling_mean(self.volume, conf.get("QUALITY_VOLUME_WINDOW"), panel.min_history))
+        self.sessions_needed = conf.get("QUALITY_SPLIT_CONFIRM_SESSIONS")
+        self.limit = np.log1p(panel.threshold("price_move_pct")[0] / 100)
+        self._peers = None
+
+    def candidates(self) -> list[_Candidate]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jump = self.prev / self.close
+            big = self.panel.traded & (np.abs(np.log(jump)) > 0.9 * self.limit[None, :])
+        ratios = np.array([*SPLIT_RATIOS, *(1 / r for r in SPLIT_RATIOS)])
+        found = []
+        for row, col in zip(*np.nonzero(np.nan_to_num(big, nan=0).astype(bool)), strict=True):
+            ratio = ratios[np.argmin(np.abs(np.log(jump[row, col] / ratios)))]
+            if abs(jump[row, col] / ratio - 1) <= SPLIT_TOLERANCE:
+                found.append(_Candidate(int(row), int(col), float(ratio)))
+        return found
+
+    def outcome(self, c: _Candidate) -> str:
+        """"confirmed", "pending" (plausible, not yet confirmable) or "refuted"."""
+        log_ratio = np.log(c.ratio)
+        if abs(np.log(self.open[c.row, c.col] * c.ratio / self.prev[c.row, c.col])) > np.log1p(SPLIT_OPEN_TOLERANCE):
+            return "refuted"  # the day opened on the old basis: the price fell (or rose) during the session
+        if self._moved_with_peers(c):
+            return "refuted"
+        after = self._following(c)
+        if len(after) and abs(np.log(self.close[after[0], c.col] / self.close[c.row, c.col])) > abs(log_ratio) / 2:
+            return "refuted"  # the next bar went back: a bad print
+        if self.panel.intraday:
+            return "pending"  # minute bars alone never confirm a split; the daily scan does
+        baseline = self.baseline[c.row, c.col]
+        if not np.isfinite(baseline) or baseline <= 0:
+            return "pending"  # no volume history to judge by
+        day = np.log(self.volume[c.row, c.col] / baseline)
+        if abs(day - log_ratio) > np.log(SPLIT_DAY_VOLUME_BAND):
+            return "refuted"  # a split day's volume is near N× its average, not a panic's (or a drought's)
+        if len(after) < self.sessions_needed:
+            return "pending"
+        return "confirmed" if self._held(c, after, baseline) else "refuted"
+
+    def _held(self, c: _Candidate, after: np.ndarray, baseline: float) -> bool:
+        """Share volume stayed near N× the old average and the price on the new basis."""
+        log_ratio = np.log(c.ratio)
+        volume = np.log(np.nanmedian(self.volume[after, c.col]) / baseline)
+        prices = np.abs(np.log(self.close[after, c.col] / self.close[c.row, c.col]))
+        return bool(abs(volume - log_ratio) <= abs(log_ratio) / 2 and (prices <= abs(log_ratio) / 2).all())
+
+    def _following(self, c: _Candidate) -> np.ndarray:
+        rows = np.nonzero(self.panel.traded[c.row + 1:, c.col])[0] + c.row + 1
+        return rows[:self.sessions_needed]
+
+    def _moved_with_peers(self, c: _Candidate) -> bool:
+        if self._peers is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._peers = self.panel.benchmark(np.log(self.close / self.prev))
+        move = np.log(self.close[c.row, c.col] / self.prev[c.row, c.col])
+        half = self.limit[c.col] / 2
+        return any(np.isfinite(peer[c.row, c.col]) and np.sign(peer[c.row, c.col]) == np.sign(move)
+                   and abs(peer[c.row, c.col]) >= half for peer in self._peers)
+
+    def report(self, c: _Candidate) -> None:
+        panel = self.panel
+        after = self._following(c)
+        certain_at = panel.index[after[-1]]
+        if not panel.in_window(certain_at):
+            return
+        row, col = c.row, c.col
+        close, prev, opened = panel.close[row, col], self._prev_as_traded(c), panel.open[row, col]
+        volume = np.nanmedian(self.volume[after, col]) / self.baseline[row, col]
+        label = ratio_label(c.ratio)
+        panel.findings.append(Finding(
+            symbol=panel.symbols[col], type="corporate_action", severity="info", ts=panel.index[row],
+            value=round(c.ratio, 4), threshold=None, certain_at=certain_at,
+            detail=(f"opened {opened:.4g} and closed {close:.4g} after {prev:.4g} ({close / prev - 1:+.1%}), as "
+                    f"traded; share volume ×{volume:.1f} its old average over the {len(after)} sessions since "
+                    f"and the price held: an unrecorded {label} split — record it"),
+            extra={"ratio": label, "confirmed": f"{certain_at:%Y-%m-%d}"},
+        ))
+
+    def _prev_as_traded(self, c: _Candidate) -> float:
+        earlier = np.nonzero(self.panel.traded[:c.row, c.col])[0]
+        return float(self.panel.close[earlier[-1], c.col])
+
+
+def ratio_label(ratio: float) -> str:
     if ratio >= 1:
         return f"{ratio:g}:1" if ratio == int(ratio) else f"{int(ratio * 2)}:2"
     return f"1:{1 / ratio:g}"
-

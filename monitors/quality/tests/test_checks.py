@@ -83,7 +83,9 @@ def test_an_evident_unrecorded_split_is_a_corporate_action_not_a_price_anomaly()
     closes, volume = calm(80), noisy_volume(80)
     closes[50:] /= 3
     volume[50:] *= 3
-    findings = run(daily("AAA", closes, volume=volume), AFTER)
+    opens = np.r_[closes[0], closes[:-1]]
+    opens[50] = closes[50]  # a split day trades on the new basis from the open
+    findings = run(daily("AAA", closes, volume=volume, opens=opens), AFTER)
     action = of_type(findings, "corporate_action")
     assert len(action) == 1 and action[0].severity == "info"
     assert action[0].extra["ratio"] == "3:1" and "unrecorded 3:1 split" in action[0].detail
@@ -94,7 +96,9 @@ def test_an_evident_reverse_split():
     closes, volume = calm(80), noisy_volume(80)
     closes[50:] *= 10
     volume[50:] /= 10
-    findings = run(daily("AAA", closes, volume=volume), AFTER)
+    opens = np.r_[closes[0], closes[:-1]]
+    opens[50] = closes[50]
+    findings = run(daily("AAA", closes, volume=volume, opens=opens), AFTER)
     assert [f.extra["ratio"] for f in of_type(findings, "corporate_action")] == ["1:10"]
     assert of_type(findings, "price_anomaly") == [] and of_type(findings, "volume_drought") == []
 
