@@ -83,8 +83,18 @@ class Feed:
             self.origin_real, self.origin_clock = time.monotonic(), opened + WARM_UP_MINUTES * MINUTE
         self.close = calendar.get_calendar().session_close(self.session)
         self.start_minute = self.origin_clock
+        self._write_previous_session()
         self.written_to = calendar.get_calendar().session_open(self.session) - MINUTE
         self.last_scan = 0.0
+
+    def _write_previous_session(self) -> None:
+        """The session before this one, with nothing planted: minute volumes are judged against the same time of
+        day in earlier sessions (docs/quality-checks.md), so the feed brings one along."""
+        exchange = calendar.get_calendar()
+        previous = exchange.previous_session(self.session)
+        minutes = pd.date_range(exchange.session_open(previous), exchange.session_close(previous), freq="min",
+                                inclusive="left")
+        self._write(pd.concat([self.bars_for(ts) for ts in minutes], ignore_index=True))
 
     def clock(self) -> pd.Timestamp:
         if self.live:
@@ -127,10 +137,13 @@ class Feed:
         if not len(minutes):
             return 0
         frame = pd.concat([self.bars_for(ts) for ts in minutes], ignore_index=True)
-        for source, part in frame.groupby("source"):
-            loader.upsert_frame(part.drop(columns="source"), source=source, interval=INTERVAL)
+        self._write(frame)
         self.written_to = minutes[-1]
         return len(frame)
+
+    def _write(self, frame: pd.DataFrame) -> None:
+        for source, part in frame.groupby("source"):
+            loader.upsert_frame(part.drop(columns="source"), source=source, interval=INTERVAL)
 
     # The loop
 
