@@ -70,7 +70,8 @@ def test_unknown_keys_are_refused_at_every_level_and_the_allowed_ones_listed():
 
 def test_the_quality_section_accepts_exactly_the_quality_apps_threshold_names():
     thresholds = {"price_move_pct": 20, "gap_pct": 8, "volume_spike_ratio": 5, "volume_drought_ratio": 0.2,
-                  "stale_minutes": 10, "source_tolerance_pct": 0.5, "volatility_ratio": 3, "ma_distance_pct": 25}
+                  "stale_minutes": 10, "source_tolerance_pct": 0.5, "source_volume_tolerance_pct": 10,
+                  "volatility_ratio": 3, "ma_distance_pct": 25}
     assert set(thresholds) == set(schemas.QUALITY_KEYS)
     assert schemas.errors("processing_rules", etf_rules(quality=thresholds)) == []
 
