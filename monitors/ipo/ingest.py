@@ -110,6 +110,14 @@ def record_first_sessions(ipo_id: int, first_day: date, first_open: Decimal | No
     return ipo, started
 
 
+def mark_trading_checked(ipos: list[IPO], day: date) -> None:
+    """The trading check found nothing new for these deals in the bars up to `day` (a past, complete day):
+    checking them again as of that day would find nothing either."""
+    for ipo in ipos:
+        ipo.trading_checked = {"ticker": ipo.ticker, "through": day.isoformat()}
+    IPO.objects.bulk_update(ipos, ["trading_checked"], batch_size=500)
+
+
 def apply_manual_edit(ipo: IPO, edits: dict, user: str, *, status_set: bool) -> None:
     """Keep an operator's edits of merged fields as the deal's `manual` record, so that every later merge keeps
     them (they win over every source; an emptied field goes back to the sources), and a status they set in the

@@ -56,6 +56,9 @@ class IPO(models.Model):
     first_trade_open = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
     first_day_volume = models.BigIntegerField(null=True, blank=True)
     first_days_volumes = models.JSONField(default=list, blank=True, help_text="volumes of the first sessions")
+    trading_checked = models.JSONField(default=dict, blank=True, editable=False,
+                                       help_text='{"ticker", "through"}: bars of that ticker up to that (past) day '
+                                                 'were checked and gave nothing new')
     sources = models.JSONField(default=list, blank=True, editable=False)
     validation_errors = models.JSONField(default=list, blank=True, editable=False)
     validated_fingerprint = models.CharField(max_length=64, blank=True, editable=False)

@@ -51,7 +51,12 @@ def due(day: date, since: date | None = None) -> list[IPO]:
     young = [ipo for ipo in IPO.objects.filter(status=IPO.Status.TRADING, first_trade_date__gte=recent,
                                                first_trade_date__lte=day).exclude(ticker=None).order_by("pk")
              if len(ipo.first_days_volumes) < conf.get("IPO_FIRST_DAYS")]
-    return waiting + young
+    return [ipo for ipo in waiting + young if not _checked_through(ipo, day)]
+
+
+def _checked_through(ipo: IPO, day: date) -> bool:
+    checked = ipo.trading_checked or {}
+    return checked.get("ticker") == ipo.ticker and str(checked.get("through") or "") >= day.isoformat()
 
 
 def check_trading(day: date | None = None, client: PolygonClient | None = None, ipos: list[IPO] | None = None,
@@ -64,6 +69,7 @@ def check_trading(day: date | None = None, client: PolygonClient | None = None, 
     if client is None:
         result.disabled = "POLYGON_API_KEY is not set: trading activity cannot be checked"
         return result
+    nothing_new = []
     for ipo, bars in _bars_of(ipos if ipos is not None else due(day, since), client, day):
         result.checked += 1
         try:
@@ -81,8 +87,12 @@ def check_trading(day: date | None = None, client: PolygonClient | None = None, 
             continue
         if changed:
             result.touched.append(ipo.pk)
+        else:
+            nothing_new.append(ipo)
         if started:
             result.started.append(ipo.ticker)
+    if day < new_york_today():  # a past day's bars are final; today's may still come
+        ingest.mark_trading_checked(nothing_new, day)
     if not within_scan:
         ingest.announce_validated(result.touched)
         ScanRun.objects.create(kind=ScanRun.Kind.TRADING, start_date=since or day, end_date=day, sources=["polygon"],

@@ -223,3 +223,14 @@ def test_a_scan_with_a_dripping_source_finishes_with_an_error_and_keeps_the_othe
     (error,) = [e for e in events("error") if e["source"] == "nasdaq"]
     assert error["retryable"] and "deadline" in error["error"]
     assert Alert.objects.get(fingerprint="ipo:source:nasdaq").state == "firing"
+
+
+def test_a_past_day_checked_without_bars_is_not_asked_again(sources):
+    IPO.objects.create(company_name="Quiet Harbor Inc.", ticker="QHBR", status="priced", listing_date=LISTING)
+    result, _ = command("check_ipo_trading", "--date", "2024-06-28")
+    assert result["checked"] == 1 and result["started"] == []
+    asked = sources.requests["polygon"]
+    result, _ = command("check_ipo_trading", "--date", "2024-06-28")
+    assert result["checked"] == 0 and sources.requests["polygon"] == asked
+    result, _ = command("check_ipo_trading", "--date", "2024-07-01")  # a later day may bring its first bar
+    assert result["checked"] == 1 and sources.requests["polygon"] == asked + 1
