@@ -1,11 +1,13 @@
 """The one writer of bars: CSV imports, Polygon aggregates and the live bar streams all store through here.
 
-On PostgreSQL each chunk is COPYed into a staging table and two statements move the whole file into the bar table;
-elsewhere each chunk is upserted with executemany. One transaction per call: a file either loads (minus its
-rejected rows) or changes nothing, and re-storing the same bars writes nothing."""
+On PostgreSQL each chunk is COPYed into a staging table and a few statements, whose cost does not depend on what
+else the bar table holds, move the whole file into it; elsewhere each chunk is upserted with executemany. One
+transaction per call: a file either loads (minus its rejected rows) or changes nothing, and re-storing the same
+bars writes nothing."""
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -45,8 +47,8 @@ COPY_ROW = np.dtype([
 
 class _PostgresWriter:
     """Each chunk goes into a temporary staging table with a binary COPY built straight from the arrays
-    (symbols as small integer codes, their names in a second staging table); one INSERT … ON CONFLICT at the end
-    moves the file into the bar table."""
+    (symbols as small integer codes, their names in a second staging table); at the end the stored bars the file
+    could touch are read once, changed ones are updated by key and new ones inserted."""
 
     def __init__(self, source: str, interval: str):
         self.source, self.interval = source, interval
@@ -103,51 +105,116 @@ class _PostgresWriter:
 
     def _upsert(self, result: LoadResult) -> None:
         """Rows equal to the stored bar are left alone (a re-import writes nothing); when the file repeats a bar
-        across chunks, the later row of each bar is kept. Changed bars are updated and new ones inserted by two
-        plain statements, not one INSERT … ON CONFLICT, which costs twice as much per row: the advisory lock keeps
-        a concurrent import of the same source and interval from inserting the same bars in between."""
+        across chunks, the later row of each bar is kept. The advisory lock keeps a concurrent import of the same
+        source and interval from inserting the same bars in between the statements.
+
+        Every statement joins only the small staging tables (analysed first: autovacuum never analyses temporary
+        tables) except two, whose plans are fixed: the stored bars the file could touch are read by primary-key
+        range scans (one per symbol, over the symbol's span in the file), and changed bars are updated by key.
+        Joining the bar table directly let its statistics choose the plan, and statistics that lag a bulk load
+        (they still say "no 1m bars") gave a join on the timestamp alone: every bar of a minute file compared with
+        every stored bar of the same minute, hours for a universe of symbols (docs/scaling.md)."""
         keys = pd.DataFrame({"code": np.concatenate(self.keys_code), "ts": np.concatenate(self.keys_ts)})
         repeated = int(keys.duplicated().sum())
-        # The file's time span bounds the stored rows compared (the BRIN index on ts finds them).
-        span = [pd.Timestamp(keys["ts"].min(), tz="UTC").to_pydatetime(),
-                pd.Timestamp(keys["ts"].max(), tz="UTC").to_pydatetime()]
         table = Bar._meta.db_table
-        stored_match = ("stored.symbol = s.symbol AND stored.source = %s AND stored.interval = %s"
-                        " AND stored.ts = src.ts AND stored.ts BETWEEN %s AND %s")
-        match_params = [self.source, self.interval, *span]
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
                            [table, f"{self.source}/{self.interval}"])
             cursor.execute("SET LOCAL work_mem = '256MB'")  # the sorts and joins below stay in memory
+            # Compiling these plain statements costs more than it saves (over a second once the fixed plans'
+            # penalised costs pass jit_above_cost).
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL default_statistics_target = 10")  # enough to plan joins of staging tables
+            cursor.execute("ANALYZE quality_bar_staging, quality_symbol_staging")
             if repeated:
                 cursor.execute("DELETE FROM quality_bar_staging earlier USING quality_bar_staging later"
                                " WHERE later.code = earlier.code AND later.ts = earlier.ts"
                                " AND later.line > earlier.line")
-            cursor.execute("ANALYZE quality_bar_staging")
-            cursor.execute(
-                f"""
-                UPDATE {table} AS stored SET open = src.open, high = src.high, low = src.low, close = src.close,
-                    volume = src.volume
-                FROM quality_bar_staging src JOIN quality_symbol_staging s USING (code)
-                WHERE {stored_match}
-                    AND (stored.open, stored.high, stored.low, stored.close, stored.volume)
-                        IS DISTINCT FROM (src.open, src.high, src.low, src.close, src.volume)
-                """,
-                match_params,
-            )
-            result.updated = cursor.rowcount
+            self._read_stored(cursor, keys)
+            result.updated = self._update_changed(cursor)
             cursor.execute(
                 f"""
                 INSERT INTO {table} (symbol, source, interval, ts, open, high, low, close, volume)
                 SELECT s.symbol, %s, %s, src.ts, src.open, src.high, src.low, src.close, src.volume
                 FROM quality_bar_staging src JOIN quality_symbol_staging s USING (code)
-                WHERE NOT EXISTS (SELECT FROM {table} stored WHERE {stored_match})
+                WHERE NOT EXISTS (SELECT FROM quality_stored_staging stored
+                                  WHERE stored.code = src.code AND stored.ts = src.ts)
                 """,
-                [self.source, self.interval, *match_params],
+                [self.source, self.interval],
             )
             result.inserted = cursor.rowcount
+            cursor.execute("DROP TABLE quality_span_staging, quality_stored_staging")
         result.duplicates += repeated
         result.unchanged = self.staged - repeated - result.inserted - result.updated
+
+    def _read_stored(self, cursor, keys: pd.DataFrame) -> None:
+        """quality_stored_staging: the stored bars of this source and interval within each symbol's span in the
+        file, read by range scans of the primary key whatever the bar table's statistics say."""
+        # PostgreSQL keeps microseconds: the span's ends are the staged (truncated) timestamps.
+        spans = keys.assign(ts=keys["ts"] // 1000 * 1000).groupby("code")["ts"].agg(["min", "max"])
+        listing = io.StringIO()
+        pd.DataFrame({"code": spans.index, "symbol": np.array(list(self.codes), dtype=object)[spans.index],
+                      "first": pd.to_datetime(spans["min"], utc=True), "last": pd.to_datetime(spans["max"], utc=True),
+                      }).to_csv(listing, sep="\t", header=False, index=False)
+        listing.seek(0)
+        cursor.execute('CREATE TEMP TABLE quality_span_staging (code integer, symbol varchar(20) COLLATE "C",'
+                       " first timestamptz, last timestamptz) ON COMMIT DROP")
+        cursor.cursor.copy_expert("COPY quality_span_staging FROM STDIN", listing)
+        with _plan_fixed(cursor):
+            cursor.execute(
+                f"""
+                CREATE TEMP TABLE quality_stored_staging ON COMMIT DROP AS
+                SELECT span.code, stored.* FROM quality_span_staging span CROSS JOIN LATERAL (
+                    SELECT ts, open, high, low, close, volume FROM {Bar._meta.db_table}
+                    WHERE symbol = span.symbol AND source = %s AND interval = %s AND ts BETWEEN span.first AND span.last
+                    OFFSET 0
+                ) stored
+                """,
+                [self.source, self.interval],
+            )
+        cursor.execute("ANALYZE quality_stored_staging")
+
+    def _update_changed(self, cursor) -> int:
+        """Update the stored bars the file changes, each found by its key; returns how many."""
+        cursor.execute(
+            """
+            CREATE TEMP TABLE quality_changed_staging ON COMMIT DROP AS
+            SELECT s.symbol, src.ts, src.open, src.high, src.low, src.close, src.volume
+            FROM quality_bar_staging src JOIN quality_stored_staging stored USING (code, ts)
+                JOIN quality_symbol_staging s USING (code)
+            WHERE (stored.open, stored.high, stored.low, stored.close, stored.volume)
+                IS DISTINCT FROM (src.open, src.high, src.low, src.close, src.volume)
+            """
+        )
+        changed = cursor.rowcount
+        if changed:
+            with _plan_fixed(cursor):
+                cursor.execute(
+                    f"""
+                    UPDATE {Bar._meta.db_table} AS stored SET open = new.open, high = new.high, low = new.low,
+                        close = new.close, volume = new.volume
+                    FROM quality_changed_staging new
+                    WHERE stored.symbol = new.symbol AND stored.source = %s AND stored.interval = %s
+                        AND stored.ts = new.ts
+                    """,
+                    [self.source, self.interval],
+                )
+        cursor.execute("DROP TABLE quality_changed_staging")
+        return changed
+
+
+@contextmanager
+def _plan_fixed(cursor) -> Iterator[None]:
+    """Within this block the planner may only join by nested loops over index scans: the plan of a statement
+    that reads the bar table by key then does not depend on the bar table's statistics."""
+    switches = ("enable_seqscan", "enable_bitmapscan", "enable_hashjoin", "enable_mergejoin")
+    for name in switches:
+        cursor.execute(f"SET LOCAL {name} = off")
+    try:
+        yield
+    finally:
+        for name in switches:
+            cursor.execute(f"SET LOCAL {name} TO DEFAULT")
 
 
 class _PortableWriter:

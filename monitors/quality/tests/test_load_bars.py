@@ -284,3 +284,26 @@ def test_a_file_the_fast_path_cannot_vouch_for_is_read_row_by_row_with_nothing_l
     assert [str(error) for error in fast.errors] == [str(error) for error in slow.errors]
     assert (fast.rows, fast.inserted, fast.updated) == (slow.rows, slow.inserted, slow.updated)
     assert stored("fast") == stored("slow")
+
+
+@pytest.mark.django_db
+def test_a_file_overlapping_stored_bars_touches_only_its_own_bars(tmp_path):
+    """Within a symbol's span in the file, stored bars the file does not name, bars of another interval or source
+    at the same moments and other symbols stay as they are; the file's bars are inserted, updated or left alone."""
+    stored = HEADER + "".join(f"{s},2025-07-{d:02d},10,11,9,10.{d},1000\n" for s in ("AAA", "BBB") for d in (1, 2, 3))
+    load(tmp_path, stored)
+    minute = "symbol,timestamp,open,high,low,close,volume\nAAA,2025-07-02T09:30:00-04:00,10,11,9,10,5\n"
+    load(tmp_path, minute, "--interval", "1m")
+    load(tmp_path, stored.replace("10.2,1000", "10.2,7777"), "--source", "polygon")
+
+    update = HEADER + "AAA,2025-07-01,10,11,9,10.1,1000\nAAA,2025-07-03,10,11,9,10.9,2000\n" \
+                      "AAA,2025-07-04,10,11,9,10.4,1000\nCCC,2025-07-02,20,21,19,20,1\n"
+    assert "2 new, 1 updated, 1 unchanged" in load(tmp_path, update)[0]
+
+    rows = {(b.symbol, b.source, b.interval, b.ts.day): (b.close, b.volume) for b in Bar.objects.all()}
+    assert rows[("AAA", "csv", "1d", 2)] == (10.2, 1000)  # inside AAA's span, not in the file
+    assert rows[("AAA", "csv", "1d", 3)] == (10.9, 2000)
+    assert rows[("AAA", "csv", "1d", 4)] == (10.4, 1000) and rows[("CCC", "csv", "1d", 2)] == (20, 1)
+    assert rows[("AAA", "polygon", "1d", 3)] == (10.3, 1000) and rows[("AAA", "csv", "1m", 2)] == (10, 5)
+    assert rows[("BBB", "csv", "1d", 3)] == (10.3, 1000)
+    assert len(rows) == 6 + 1 + 6 + 2
