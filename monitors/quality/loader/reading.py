@@ -13,33 +13,60 @@ from monitors.quality.loader.results import LoadError, LoadResult, RowError
 from monitors.quality.loader.validation import COLUMNS
 from monitors.quality.loader.writer import store_chunks
 from monitors.quality.models import INTERVALS
+from tickstock_ops.progress import ProgressCallback
 
 
-def load_bars_file(path: str | Path, *, source: str | None = None, interval: str = "1d") -> LoadResult:
+def load_bars_file(path: str | Path, *, source: str | None = None, interval: str = "1d",
+                   progress: ProgressCallback | None = None) -> LoadResult:
+    """Import the bars CSV at `path`; `progress` hears how many of its rows have been read, then that they are
+    being stored."""
     source = _checked(source, interval)
     try:
-        return _load_clean_file(path, source, interval)
+        return _load_clean_file(path, source, interval, progress)
     except _RowByRow:
         pass
     try:
         # A stray non-UTF-8 byte must cost its row (rejected by validation), not the whole file.
         handle = open(path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115 - closed below
+        total = _line_count(path) - 1 if progress else None
     except OSError as error:
         raise LoadError(f"cannot read {path}: {error.strerror}") from error
     with handle:
-        return load_bars(handle, source=source, interval=interval)
+        return load_bars(handle, source=source, interval=interval, progress=progress, total=total)
 
 
-def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str = "1d") -> LoadResult:
-    """Validate and upsert the bars CSV in `lines` (docs/commands.md) under `source` and `interval`."""
+def load_bars(lines: Iterable[str], *, source: str | None = None, interval: str = "1d",
+              progress: ProgressCallback | None = None, total: int | None = None) -> LoadResult:
+    """Validate and upsert the bars CSV in `lines` (docs/commands.md) under `source` and `interval`; `progress`
+    hears of the rows read (of `total`, when known)."""
     source = _checked(source, interval)
     result = LoadResult()
     reader = csv.reader(lines)
     positions, width = _header_positions(reader)
-    store_chunks(_read_chunks(reader, positions, width, result, conf.get("QUALITY_LOAD_CHUNK_ROWS")), result,
-                 source, interval)
+    chunks = _read_chunks(reader, positions, width, result, conf.get("QUALITY_LOAD_CHUNK_ROWS"))
+    store_chunks(_reported(chunks, result, total, progress, "reading row by row"), result, source, interval)
     _note_empty(result)
     return result
+
+
+def _reported(chunks: Iterable, result: LoadResult, total: int | None, progress: ProgressCallback | None,
+              stage: str) -> Iterator:
+    """The chunks, passed on; `progress` hears how many rows have been read before each, and when all have."""
+    for chunk in chunks:
+        if progress:
+            progress(result.rows, total, stage)
+        yield chunk
+    if progress:
+        progress(result.rows, total or result.rows, "storing")
+
+
+def _line_count(path: str | Path, block: int = 1 << 23) -> int:
+    newlines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while data := handle.read(block):
+            newlines += data.count(b"\n")
+            last = data[-1:]
+    return newlines + (last != b"\n")
 
 
 def _checked(source: str | None, interval: str) -> str:
@@ -60,7 +87,7 @@ class _RowByRow(Exception):
     """The file needs the row-by-row reader: it has a row to reject, or a shape the fast path does not take."""
 
 
-def _load_clean_file(path: str | Path, source: str, interval: str) -> LoadResult:
+def _load_clean_file(path: str | Path, source: str, interval: str, progress: ProgressCallback | None) -> LoadResult:
     """The fast path, for a plain file with nothing to reject: pandas' C parser reads the columns already typed.
     Anything it would have to guess about (quotes, a wrong field count, an empty or non-numeric value, a row the
     checks reject) raises _RowByRow, which rolls the load back so that the row-by-row reader reports it by line."""
@@ -93,7 +120,7 @@ def _load_clean_file(path: str | Path, source: str, interval: str) -> LoadResult
         if result.rows != lines - 1:
             raise _RowByRow
 
-    store_chunks(chunks(), result, source, interval)
+    store_chunks(_reported(chunks(), result, lines - 1, progress, "reading"), result, source, interval)
     _note_empty(result)
     return result
 

@@ -1,8 +1,11 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
 from monitors.quality import loader
 from monitors.quality.models import INTERVALS
 from tickstock_ops import events
+from tickstock_ops.progress import terminal_progress
 
 MAX_LISTED_ERRORS = 200
 
@@ -18,7 +21,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, path, source, interval, actions, **options):
         try:
-            result = loader.load_bars_file(path, source=source, interval=interval)
+            with terminal_progress(f"import {Path(path).name}") as progress:
+                result = loader.load_bars_file(path, source=source, interval=interval, progress=progress)
             action_result = loader.load_actions_file(actions) if actions else None
         except loader.LoadError as error:
             raise CommandError(str(error)) from error
