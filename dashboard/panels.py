@@ -6,13 +6,21 @@ imports it.
 
 import json
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
+import pandas as pd
 from django.db.models import Avg, Count, Max
+from django.http import QueryDict
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_q.models import Schedule
 
+from dashboard import alert_list
+from dashboard.alert_list import AlertFilter
+from equity_rules import api as rules_api
 from equity_rules.models import EquityType, ProcessingJob, Security, SlaStatus
 from monitors.ipo.models import IPO, ScanRun, SourceRecord
+from monitors.quality import calendar
 from monitors.quality.models import Anomaly, Bar, Report, Scan
 from tickstock_ops import alerts, events, health
 from tickstock_ops.models import Alert, AlertActivity, OutboxEvent
@@ -28,14 +36,6 @@ def last_seq() -> int | None:
     return OutboxEvent.objects.filter(published_at__isnull=False).aggregate(last=Max("id"))["last"]
 
 
-def open_alerts(limit: int = 200) -> list[Alert]:
-    """Open alerts, worst first; the inhibited ones are listed under their source-level alert instead."""
-    rows = (Alert.objects.filter(state__in=alerts.OPEN_STATES, inhibited_by__isnull=True)
-            .select_related("acknowledged_by", "silenced_by").annotate(inhibiting=Count("inhibits"))
-            .order_by("state", "-last_seen")[:limit])
-    return sorted(rows, key=lambda a: (a.state != Alert.State.FIRING, SEVERITIES.index(a.severity)))
-
-
 def firing_by_severity() -> dict[str, int]:
     """Firing (not acknowledged, not silenced, not inhibited) alerts per severity, every severity present."""
     now = timezone.now()
@@ -44,31 +44,23 @@ def firing_by_severity() -> dict[str, int]:
     return {severity: counts.get(severity, 0) for severity in SEVERITIES}
 
 
-def alert_totals() -> dict[str, int]:
+def alert_tiles() -> list[dict]:
+    """The overview's tiles, each a link to the alert list it counts (zero-count tiles stay neutral)."""
     now = timezone.now()
     open_ = Alert.objects.filter(state__in=alerts.OPEN_STATES)
-    return {
-        "acknowledged": open_.filter(state=Alert.State.ACKNOWLEDGED).count(),
-        "silenced": open_.filter(silenced_until__gt=now).count(),
-        "inhibited": open_.filter(inhibited_by__isnull=False).count(),
-        "resolved_24h": Alert.objects.filter(resolved_at__gt=now - timedelta(hours=24)).count(),
-    }
-
-
-def alert_groups(rows: list[Alert]) -> list[dict]:
-    """Alertmanager's grouping: open alerts by (source, type, exchange), the exchange from the security master."""
-    symbols = {a.labels.get("symbol") for a in rows if a.labels.get("symbol")}
-    exchanges = dict(Security.objects.filter(symbol__in=symbols).values_list("symbol", "exchange"))
-    groups: dict[tuple, list[Alert]] = defaultdict(list)
-    for alert in rows:
-        source, kind, exchange = alerts.group_key(alert)
-        groups[(source, kind, exchange or exchanges.get(alert.labels.get("symbol"), ""))].append(alert)
-    return sorted(
-        ({"source": source, "type": kind, "exchange": exchange, "alerts": members, "count": len(members),
-          "severity": min((m.severity for m in members), key=SEVERITIES.index)}
-         for (source, kind, exchange), members in groups.items()),
-        key=lambda g: (SEVERITIES.index(g["severity"]), -g["count"]),
-    )
+    plain = AlertFilter()
+    tiles = [{"label": f"{severity} firing", "n": n, "severity": severity,
+              "url": plain.url(q=f"severity={severity} state=firing", silenced="0")}
+             for severity, n in firing_by_severity().items()]
+    return tiles + [
+        {"label": "acknowledged", "n": open_.filter(state=Alert.State.ACKNOWLEDGED).count(),
+         "url": plain.url(q="state=acknowledged")},
+        {"label": "silenced", "n": open_.filter(silenced_until__gt=now).count(), "url": plain.url(q="silenced=true")},
+        {"label": "inhibited", "n": open_.filter(inhibited_by__isnull=False).count(),
+         "url": plain.url(q="inhibited=true", inhibited="1")},
+        {"label": "resolved 24 h", "n": Alert.objects.filter(resolved_at__gt=now - timedelta(hours=24)).count(),
+         "url": plain.url(view="resolved")},
+    ]
 
 
 def recent_activity(limit: int = 15) -> list[AlertActivity]:
@@ -125,28 +117,26 @@ def with_summaries(items: list[dict]) -> list[dict]:
 
 
 def feed(limit: int = 40) -> list[dict]:
-    return with_summaries(events.recent_events(limit))
+    """The feed as the page first shows it; `at` is the event's time, rendered in the user's clock."""
+    return [{**item, "at": parse_datetime(item["event"]["occurred_at"])}
+            for item in with_summaries(events.recent_events(limit))]
 
 
-def _alerts_panel() -> dict:
-    rows = open_alerts()
-    return {"alerts": rows, "groups": alert_groups(rows)}
-
-
-# What each overview panel needs, so a live refresh of one panel computes only that.
+# What each overview panel needs, so a live refresh of one panel computes only that; each takes the page's
+# query (the alert filter lives in the URL).
 OVERVIEW_PANELS = {
-    "severity": lambda: {"by_severity": firing_by_severity(), "totals": alert_totals()},
-    "alerts": _alerts_panel,
-    "activity": lambda: {"activity": recent_activity()},
-    "health": lambda: {"health": health_report()},
-    "scans": lambda: {"scans": last_scans()},
+    "severity": lambda params: {"tiles": alert_tiles()},
+    "alerts": lambda params: alert_list.listed(AlertFilter.from_query(params)),
+    "activity": lambda params: {"activity": recent_activity()},
+    "health": lambda params: {"health": health_report()},
+    "scans": lambda params: {"scans": last_scans()},
 }
 
 
-def overview() -> dict:
+def overview(params: QueryDict) -> dict:
     context = {"recent": feed()}
     for panel in OVERVIEW_PANELS.values():
-        context.update(panel())
+        context.update(panel(params))
     return context
 
 
@@ -174,8 +164,13 @@ def ipo_sources(limit: int = 8) -> dict:
     records = {row["source"]: row for row in SourceRecord.objects.values("source").annotate(
         records=Count("id"), last_fetch=Max("fetched_at"))}
     runs = list(ScanRun.objects.order_by("-started_at")[:limit])
-    return {"records": records, "runs": runs,
+    return {"records": records, "runs": runs, "next_runs": next_runs("monitors.ipo.tasks."),
             "alerts": Alert.objects.filter(source="ipo", state__in=alerts.OPEN_STATES).order_by("-last_seen")}
+
+
+def next_runs(func_prefix: str) -> list[dict]:
+    """The scheduled tasks of an app (django-q2 schedules) with their next run, soonest first."""
+    return list(Schedule.objects.filter(func__startswith=func_prefix).order_by("next_run").values("name", "next_run"))
 
 
 def ipos() -> dict:
@@ -250,6 +245,46 @@ def quality() -> dict:
             "trend": quality_trend(), "worst": worst_symbols(scan), "anomalies": recent_anomalies()}
 
 
+INTERVAL_SECONDS = {"1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600}
+
+
+def with_gaps(series: list[tuple], interval: str) -> list[tuple]:
+    """(ts, close, volume) with a (ts, None, None) point wherever a bar is missing, so that the chart breaks
+    its line there instead of drawing across the hole: a missing session for daily bars (the exchange calendar
+    knows weekends and holidays), a missing minute (or 5 minutes …) for intraday bars."""
+    if len(series) < 2:
+        return series
+    if interval == "1d":
+        have = {ts for ts, _, _ in series}
+        sessions = calendar.sessions(pd.Timestamp(series[0][0].date()), pd.Timestamp(series[-1][0].date()))
+        missing = [s.to_pydatetime().replace(tzinfo=UTC) for s in sessions]
+        holes = [(ts, None, None) for ts in missing if ts not in have]
+        return sorted(series + holes, key=lambda row: row[0])
+    step = timedelta(seconds=INTERVAL_SECONDS.get(interval, 60))
+    found = [series[0]]
+    for row in series[1:]:
+        if row[0] - found[-1][0] > step:
+            found.append((found[-1][0] + step, None, None))
+        found.append(row)
+    return found
+
+
+def anomalies_once(symbol: str, interval: str, limit: int = 200) -> list[dict]:
+    """A symbol's anomalies once per bar and type (the latest finding), with the number of scans that saw it."""
+    rows = (Anomaly.objects.filter(symbol=symbol, interval=interval).order_by("-ts", "-id")
+            .values("ts", "anomaly_type", "severity", "value", "threshold", "detail", "source", "report__scan_id")
+            [:limit * 20])
+    found: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["ts"], row["anomaly_type"])
+        if key not in found:
+            if len(found) == limit:
+                break
+            found[key] = {**row, "scan_ids": set()}
+        found[key]["scan_ids"].add(row["report__scan_id"])
+    return [{**row, "scans": len(row["scan_ids"])} for row in found.values()]
+
+
 def symbol_detail(symbol: str, interval: str = "1d", bars: int = 180) -> dict:
     """A symbol's price series (its main source) with its anomalies as markers, its reports and alerts."""
     sources = list(Bar.objects.filter(symbol=symbol, interval=interval).values("source")
@@ -258,16 +293,17 @@ def symbol_detail(symbol: str, interval: str = "1d", bars: int = 180) -> dict:
     if sources:
         series = list(Bar.objects.filter(symbol=symbol, interval=interval, source=sources[0]).order_by("-ts")
                       .values_list("ts", "close", "volume")[:bars])[::-1]
-    anomalies = list(Anomaly.objects.filter(symbol=symbol, interval=interval).order_by("-ts")[:200])
+    series = with_gaps(series, interval)
+    anomalies = anomalies_once(symbol, interval)
     closes = {ts: close for ts, close, _ in series}
     first = series[0][0] if series else None
-    markers = [{"t": a.ts.timestamp(), "close": closes.get(a.ts), "type": a.anomaly_type, "severity": a.severity}
-               for a in anomalies if first is not None and a.ts >= first]
+    markers = [{"t": a["ts"].timestamp(), "close": closes.get(a["ts"]), "type": a["anomaly_type"],
+                "severity": a["severity"]} for a in anomalies if first is not None and a["ts"] >= first]
     return {
         "symbol": symbol, "interval": interval, "sources": sources,
         "intervals": list(Bar.objects.filter(symbol=symbol).values_list("interval", flat=True).distinct()),
         "chart": {"t": [ts.timestamp() for ts, _, _ in series], "close": [c for _, c, _ in series],
-                  "volume": [v for _, _, v in series], "markers": markers},
+                  "volume": [v for _, _, v in series], "markers": markers, "interval": interval},
         "anomalies": anomalies,
         "reports": list(Report.objects.filter(symbol=symbol).select_related("scan").order_by("-scan__as_of")[:10]),
         "alerts": list(Alert.objects.filter(labels__symbol=symbol).order_by("-last_seen")[:20]),
@@ -280,7 +316,7 @@ def symbol_detail(symbol: str, interval: str = "1d", bars: int = 180) -> dict:
 
 def sla_rows() -> list[dict]:
     statuses = {s.equity_type_id: s for s in SlaStatus.objects.all()}
-    return [{"type": t, "status": statuses.get(t.pk),
+    return [{"type": t, "status": statuses.get(t.pk), "verdict": rules_api.sla_verdict(statuses.get(t.pk)),
              "target_ms": t.performance_targets.get("processing_time_ms"),
              "target_rate": t.performance_targets.get("success_rate")}
             for t in EquityType.objects.order_by("priority_level", "equity_type")]

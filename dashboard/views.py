@@ -3,14 +3,15 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from dashboard import panels
+from dashboard import alert_list, clock, panels, runbook
 from tickstock_ops import alerts
 from tickstock_ops.models import Alert
 
@@ -33,7 +34,13 @@ PANELS = {
 
 def _page(request: HttpRequest, page: str) -> HttpResponse:
     template, context = PAGES[page]
-    return render(request, template, {"page": page, "last_seq": panels.last_seq(), **context()})
+    data = context(request.GET) if page == "overview" else context()
+    return render(request, template, {"page": page, "last_seq": panels.last_seq(), **data})
+
+
+def not_found(request: HttpRequest, what: str) -> HttpResponse:
+    """Our own 404 page (also with DEBUG on, where Django would show its debug page)."""
+    return render(request, "dashboard/not_found.html", {"page": "missing", "what": what}, status=404)
 
 
 @staff_member_required
@@ -81,7 +88,7 @@ def panel(request: HttpRequest, page: str, name: str) -> HttpResponse:
     if page == "symbol":
         context = panels.symbol_detail(request.GET.get("symbol", "").upper(), _interval(request))
     elif page == "overview":
-        context = panels.OVERVIEW_PANELS[name]()
+        context = panels.OVERVIEW_PANELS[name](request.GET)
     else:
         context = PAGES[page][1]()
     return render(request, f"dashboard/panels/{name}.html", {"page": page, **context})
@@ -89,11 +96,16 @@ def panel(request: HttpRequest, page: str, name: str) -> HttpResponse:
 
 @staff_member_required
 def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = get_object_or_404(Alert.objects.select_related("acknowledged_by", "silenced_by", "inhibited_by"), pk=pk)
+    alert = (Alert.objects.select_related("acknowledged_by", "silenced_by", "inhibited_by", "silence")
+             .filter(pk=pk).first())
+    if alert is None:
+        return not_found(request, f"There is no alert #{pk}. It may have been removed, or the link is wrong.")
+    alert_list.mark_still_present([alert], timezone.now())
     return render(request, "dashboard/alert.html", {
         "page": "alert", "last_seq": panels.last_seq(), "alert": alert,
         "activity": alert.activity.select_related("actor")[:200],
         "inhibits": alert.inhibits.order_by("fingerprint")[:200],
+        "runbook": runbook.for_alert(alert), "silenced_live": alerts.is_silenced(alert),
     })
 
 
@@ -101,7 +113,9 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_member_required
 def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Acknowledge, silence, resolve … from the dashboard (a form POST with its CSRF token, or the same by fetch)."""
-    alert = get_object_or_404(Alert, pk=pk)
+    alert = Alert.objects.filter(pk=pk).first()
+    if alert is None:
+        return not_found(request, f"There is no alert #{pk}.")
     try:
         _apply(alert, action, request)
         outcome, status = f"{action}: {alert.title}", 200
@@ -112,10 +126,7 @@ def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         body = {"ok": status == 200, "state": alert.state, "silenced": alert.is_silenced()}
         return JsonResponse(body if status == 200 else {**body, "error": outcome}, status=status)
     (messages.success if status == 200 else messages.error)(request, outcome)
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
-        target = reverse("dashboard")
-    return HttpResponseRedirect(target)
+    return HttpResponseRedirect(_safe_next(request))
 
 
 def _apply(alert: Alert, action: str, request: HttpRequest) -> None:
@@ -135,7 +146,34 @@ def _apply(alert: Alert, action: str, request: HttpRequest) -> None:
     elif action == "unsilence":
         alerts.unsilence(alert, user, note)
     elif action == "resolve":
+        if alert.is_open and request.POST.get("confirmed") != "1" and alert_list.still_present(
+                alert, alert_list.latest_scan_ids(), timezone.now()):
+            raise alerts.AlertActionError(
+                f"the condition was still present at the last check ({alert.last_seen:%H:%M:%S} UTC): resolved "
+                "now, the alert will reopen at the next check. Confirm to resolve anyway.")
         if not alerts.resolve(alert.fingerprint, actor=user, note=note):
             raise alerts.AlertActionError("the alert is already resolved")
     else:
         raise Http404(f"unknown action {action!r}")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    return HttpResponseRedirect(static("tickstock/favicon.svg"))
+
+
+@require_POST
+@staff_member_required
+def choose_clock(request: HttpRequest) -> HttpResponse:
+    """UTC or the exchange's time, kept for this user; back to the page it was chosen on."""
+    try:
+        clock.choose(request.user, request.POST.get("zone", ""))
+    except ValueError as error:
+        messages.error(request, str(error))
+    return HttpResponseRedirect(_safe_next(request))
+
+
+def _safe_next(request: HttpRequest) -> str:
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = reverse("dashboard")
+    return target

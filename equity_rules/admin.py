@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from equity_rules import conf, queue, versions
+from equity_rules import queue, sla, versions
 from equity_rules.forms import EquityTypeForm, SecurityForm
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security, SlaStatus, StaleRulesError
 from tickstock_ops.admin_base import RecordAdmin
@@ -51,15 +51,10 @@ class EquityTypeAdmin(admin.ModelAdmin):
 
     @admin.display(description="SLA")
     def sla_state(self, obj):
-        sla = getattr(obj, "sla", None)
-        if sla is None or not sla.samples:
-            return "no data"
-        if sla.samples < conf.get("EQUITY_RULES_SLA_MIN_SAMPLES"):
-            return f"{sla.samples} samples: too few to judge"
-        if sla.breaches:
-            return format_html('<strong style="color:#ba2121">breach: {}</strong>',
-                               ", ".join(b["metric"] for b in sla.breaches))
-        return "ok"
+        found = sla.verdict(getattr(obj, "sla", None))
+        if found.state == "breach":
+            return format_html('<strong style="color:#ba2121" title="{}">{}</strong>', found.why, found.label)
+        return format_html('<span title="{}">{}</span>', found.why, found.label)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -4,7 +4,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from equity_rules.models import EquityType, Security
+from equity_rules import sla
+from equity_rules.models import EquityType, Security, SlaStatus
 from tickstock_ops.symbols import normalise_symbol
 
 
@@ -53,3 +54,8 @@ def upsert_security(symbol: str, *, name: str, equity_type: str, exchange: str, 
             security.listing_date = listing_date
         security.full_clean(validate_unique=False)
         security.save()
+
+
+def sla_verdict(status: SlaStatus | None) -> sla.Verdict:
+    """The verdict on an equity type's SLA status ("too few samples to judge", "within target" …) and why."""
+    return sla.verdict(status)

@@ -5,6 +5,7 @@ ran to completion. A breach fires an alert every check it lasts and publishes `t
 when it starts; the alert resolves itself once the figure is back within target.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -15,6 +16,34 @@ from equity_rules import conf
 from equity_rules.models import EquityType, ProcessingResult, SlaStatus
 from tickstock_ops import alerts
 from tickstock_ops.events import publish
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an SLA status says, and why, in words an operator reads (the admin and the dashboard show the same)."""
+
+    state: str  # "not_checked", "no_samples", "too_few", "breach", "ok"
+    label: str
+    why: str
+
+
+def verdict(status: SlaStatus | None) -> Verdict:
+    if status is None:
+        return Verdict("not_checked", "not checked yet", "no SLA check has run for this equity type")
+    window = f"{status.window_minutes} min"
+    if not status.samples:
+        return Verdict("no_samples", "no samples", f"no processing attempt finished in the last {window}")
+    needed = conf.get("EQUITY_RULES_SLA_MIN_SAMPLES")
+    if status.samples < needed:
+        return Verdict("too_few", "too few samples to judge",
+                       f"{status.samples} attempts in the last {window}; a verdict needs at least {needed}")
+    figures_text = (f"p95 {status.p95_ms:.1f} ms vs target {status.target_processing_time_ms:g} ms, success "
+                    f"{status.success_rate:.2f}% vs target {status.target_success_rate:g}%, over {status.samples} "
+                    f"attempts in the last {window}")
+    if status.breaches:
+        missed = ", ".join(b["metric"] for b in status.breaches)
+        return Verdict("breach", f"breach: {missed}", figures_text)
+    return Verdict("ok", "within target", figures_text)
 
 
 def check_all(now=None) -> list[SlaStatus]:

@@ -9,7 +9,6 @@ from playwright.sync_api import expect
 
 from monitors.quality.models import Anomaly, Bar, Report, Scan
 from tickstock_ops import alerts, events
-from tickstock_ops.models import Alert, AlertActivity
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -97,34 +96,6 @@ def test_a_reconnecting_page_gets_the_events_it_missed(page, operator):
     expect(page.locator("#connection")).to_have_text("live", timeout=20000)
     expect(page.locator("#events tr").first).to_contain_text("MISSD · Missed While Away", timeout=5000)
     assert page.evaluate("window.notReloaded") is True
-
-
-def test_acknowledge_and_silence_from_the_overview_persist(page, operator):
-    alert = alerts.fire("quality:volume_spike:AAA", source="quality", title="AAA volume spike x9",
-                        labels={"symbol": "AAA", "anomaly_type": "volume_spike"})
-    log_in(page)
-    row = page.locator(f"tr[data-alert='{alert.pk}']")
-
-    row.get_by_role("button", name="ack").click()
-    expect(page.locator(f"tr[data-alert='{alert.pk}'] td.state")).to_contain_text("acknowledged by operator")
-
-    row = page.locator(f"tr[data-alert='{alert.pk}']")
-    row.locator("input[name=hours]").fill("3")
-    row.locator("input[name=reason]").fill("vendor is re-sending the day")
-    row.get_by_role("button", name="silence").click()
-    expect(page.locator(f"tr[data-alert='{alert.pk}']")).to_contain_text("silenced until")
-
-    alert.refresh_from_db()
-    assert alert.state == Alert.State.ACKNOWLEDGED and alert.acknowledged_by == operator
-    assert alert.is_silenced() and alert.silence_reason == "vendor is re-sending the day"
-    assert set(AlertActivity.objects.filter(alert=alert, actor=operator).values_list("action", flat=True)) == {
-        "acknowledged", "silenced"}
-
-    page.reload()
-    expect(page.locator(f"tr[data-alert='{alert.pk}']")).to_contain_text("silenced until")
-    expect(page.locator(f"tr[data-alert='{alert.pk}'] td.state")).to_contain_text("acknowledged")
-    page.goto(f"{page.base}/alerts/{alert.pk}/")
-    expect(page.locator("body")).to_contain_text("vendor is re-sending the day")
 
 
 def _quality_data() -> None:

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from dashboard import panels
+from dashboard import alert_list, panels
 from equity_rules.models import EquityType, ProcessingJob, Security, SlaStatus
 from monitors.ipo.models import IPO
 from monitors.quality.models import Anomaly, Bar, Report, Scan
@@ -82,7 +82,7 @@ def test_alerts_are_grouped_by_type_and_exchange(quality_data):
         alerts.fire(f"quality:volume_spike:{symbol}", source="quality", title=f"{symbol} spike",
                     labels={"symbol": symbol, "anomaly_type": "volume_spike"})
 
-    groups = panels.alert_groups(panels.open_alerts())
+    groups = alert_list.groups(list(Alert.objects.all()))
 
     assert sorted((g["type"], g["exchange"], g["count"]) for g in groups) == [
         ("volume_spike", "XNAS", 2), ("volume_spike", "XNYS", 1)]
@@ -188,7 +188,7 @@ def test_silence_from_the_dashboard_and_its_errors(staff_client):
 
 def test_an_action_never_redirects_off_site_and_get_is_refused(staff_client):
     alert = alerts.fire("ipo:source:sec", source="ipo", title="SEC down")
-    response = staff_client.post(f"/alerts/{alert.pk}/resolve/", {"next": "https://evil.example/"})
+    response = staff_client.post(f"/alerts/{alert.pk}/resolve/", {"next": "https://evil.example/", "confirmed": "1"})
     assert response["Location"] == "/"
     assert Alert.objects.get(pk=alert.pk).state == "resolved"
     assert staff_client.get(f"/alerts/{alert.pk}/resolve/").status_code == 405

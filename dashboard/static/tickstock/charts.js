@@ -5,6 +5,16 @@
     "#db61a2", "#a5d6ff"];
   const SEVERITY = { critical: "#f85149", warning: "#e3b341", info: "#58a6ff" };
   const AXIS = { stroke: "#7d8b99", grid: { stroke: "#263241", width: 1 }, ticks: { stroke: "#263241" } };
+  // One clock: the user's (UTC unless they chose the exchange's time), as in the tables. Daily bars are
+  // sessions (dates), drawn and labelled in UTC whatever the clock, as the tables show them.
+  const ZONE = document.body.dataset.clock || "UTC";
+  const fmtMinute = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}");
+  const fmtDay = uPlot.fmtDate("{YYYY}-{MM}-{DD}");
+
+  function clockOf(daily) {
+    const zone = daily ? "UTC" : ZONE;
+    return (ts) => uPlot.tzDate(new Date(ts * 1e3), zone);
+  }
 
   function data(el) {
     const script = document.getElementById(el.dataset.source);
@@ -25,14 +35,16 @@
 
   function trend(el, d) {
     const x = d.days.map((day) => Date.parse(day + "T00:00:00Z") / 1000);
+    const tz = clockOf(true);
     const kinds = Object.keys(d.types);
     const series = [{}].concat(kinds.map((kind, i) => ({
       label: kind, stroke: COLORS[i % COLORS.length], width: 1.5, scale: "n", points: { size: 4 },
     })));
+    series[0] = { value: (u, v) => (v == null ? "—" : fmtDay(tz(v))) };
     series.push({ label: "mean score", stroke: "#e6edf3", width: 2, dash: [4, 3], scale: "score", spanGaps: true,
       points: { size: 6, fill: "#e6edf3" } });
     return [{
-      height: el.clientHeight || 300, scales: { x: { time: true }, score: { range: [0, 100] } },
+      height: el.clientHeight || 300, tzDate: tz, scales: { x: { time: true }, score: { range: [0, 100] } },
       axes: [{ ...AXIS }, { ...AXIS, scale: "n", label: "anomalies", size: 50 },
         { ...AXIS, scale: "score", side: 1, grid: { show: false }, label: "score", size: 50 }],
       series: series,
@@ -40,14 +52,19 @@
   }
 
   function price(el, d) {
+    const daily = d.interval === "1d";
+    const tz = clockOf(daily);
     const byTime = new Map();
     d.markers.forEach((m) => { if (m.close !== null) byTime.set(m.t, m); });
     const marks = d.t.map((t) => (byTime.has(t) ? byTime.get(t).close : null));
     return [{
-      height: el.clientHeight || 320, scales: { x: { time: true } },
+      height: el.clientHeight || 320, tzDate: tz, scales: { x: { time: true } },
       axes: [{ ...AXIS }, { ...AXIS, size: 60 }],
-      series: [{}, { label: "close", stroke: "#58a6ff", width: 1.5, fill: "#58a6ff14", points: { show: false } },
-        { label: "anomaly", stroke: "#f85149", paths: () => null, points: { show: false } }],
+      // A null close is a missing bar: the line breaks there (spanGaps off), it is not drawn across the hole.
+      series: [{ label: daily ? "session" : "time (" + (document.body.dataset.clockLabel || "UTC") + ")",
+        value: (u, v) => (v == null ? "—" : (daily ? fmtDay : fmtMinute)(tz(v))) },
+      { label: "close", stroke: "#58a6ff", width: 1.5, fill: "#58a6ff14", points: { show: false }, spanGaps: false },
+      { label: "anomaly", stroke: "#f85149", paths: () => null, points: { show: false } }],
       hooks: { draw: [(u) => drawMarkers(u, d.t, byTime)] },
     }, [d.t, d.close, marks]];
   }
