@@ -3,7 +3,9 @@ written through the quality app's loader and scanned by its scan, so a new user 
 
 While the exchange is open the feed follows the real clock. Otherwise it replays the last closed session from
 its first hour on, `speed` simulated minutes per second, and starts that replay over at the close: the
-quality app's own intraday schedule is idle then, so the two never judge each other's bars.
+quality app's own intraday schedule is idle then, so the two never judge each other's bars. A replay writes the
+same bars every time (its random walk is seeded by the session), so replaying again keeps the minute history
+and the scans already stored; only which anomalies were announced is forgotten, so they are announced again.
 
 Planted, counted in feed minutes from the start of a run: volume spikes, a bad print, one symbol that stops
 updating for 20 minutes (a staleness alert that resolves itself), and a whole source dropping out for
@@ -16,12 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
 from django.utils import timezone
 
 from monitors.quality import calendar, loader
 from monitors.quality.demo import demo_symbols
-from monitors.quality.models import Bar, PublishedAnomaly, Report, Scan
+from monitors.quality.models import PublishedAnomaly, Scan
 from monitors.quality.scan import run_scan
 from tickstock_ops import alerts
 
@@ -34,6 +35,7 @@ WARM_UP_MINUTES = 60
 # Each scan judges the last half hour of bars: a problem keeps its alert firing (and counting) while it is in
 # that window, and the alert resolves itself once the problem has cleared or scrolled out of it.
 WINDOW = pd.Timedelta(minutes=30)
+REPLAY_SEED = 11
 
 
 @dataclass
@@ -65,6 +67,10 @@ class Feed:
     def __post_init__(self) -> None:
         self.sources = {symbol: SOURCES[i % 2] for i, symbol in enumerate(self.symbols)}
         self.plan = Plan.for_symbols(self.symbols)
+        self._walk_from(self.rng)
+
+    def _walk_from(self, rng: np.random.Generator) -> None:
+        self.rng = rng
         self.price = self.rng.uniform(20, 300, size=len(self.symbols))
         self.volume = self.rng.uniform(2_000, 20_000, size=len(self.symbols))
 
@@ -81,6 +87,7 @@ class Feed:
             self.session = calendar.last_closed_session(now)
             opened = calendar.get_calendar().session_open(self.session)
             self.origin_real, self.origin_clock = time.monotonic(), opened + WARM_UP_MINUTES * MINUTE
+            self._walk_from(np.random.default_rng(REPLAY_SEED + self.session.toordinal()))
         self.close = calendar.get_calendar().session_close(self.session)
         self.start_minute = self.origin_clock
         self._write_previous_session()
@@ -164,13 +171,9 @@ class Feed:
 
 
 def reset(symbols: list[str]) -> None:
-    """Forget an earlier run of the feed: its bars, its scans and which of its anomalies were announced, so a
-    replay of the same session finds (and announces) them again."""
-    with transaction.atomic():
-        Bar.objects.filter(interval=INTERVAL, source__in=SOURCES, symbol__in=symbols).delete()
-        others = Report.objects.filter(scan__interval=INTERVAL).exclude(symbol__in=symbols)
-        Scan.objects.filter(interval=INTERVAL).exclude(reports__in=others).delete()
-        PublishedAnomaly.objects.filter(interval=INTERVAL, symbol__in=symbols).delete()
+    """Forget which of an earlier run's anomalies were announced, so that a replay of the same session announces
+    them again. Its bars and scans stay: the replay writes the same bars again."""
+    PublishedAnomaly.objects.filter(interval=INTERVAL, symbol__in=symbols).delete()
 
 
 def run(*, symbols: int = 40, speed: float = 1.0, scan_every: float = 10.0, tick: float = 1.0,

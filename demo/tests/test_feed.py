@@ -2,6 +2,7 @@ import pandas as pd
 import pytest
 
 from demo import feed as demo_feed
+from monitors.quality import demo
 from monitors.quality.demo import demo_symbols
 from monitors.quality.models import Bar, Scan
 from tickstock_ops import testing
@@ -48,18 +49,32 @@ def test_outside_market_hours_the_feed_replays_the_last_session_and_alerts_come_
     assert Bar.objects.filter(interval="1m", source="feed-a").exists()
 
 
-def test_a_new_run_forgets_the_previous_one():
+def test_a_new_replay_keeps_the_history_and_writes_the_same_bars():
     symbols = demo_symbols(20)
     feed = demo_feed.Feed(symbols, scan_every=0)
     feed.start(SATURDAY)
-    replay(feed, [10])
-    other = Scan.objects.create(interval="1m", as_of=SATURDAY)
-    other.reports.create(symbol="ZZZ", price_score=1, volume_score=1, freshness_score=1, overall_score=1)
+    replay(feed, [10, 20])
+    before = dict(((s, src, ts), close) for s, src, ts, close in
+                  Bar.objects.filter(interval="1m").values_list("symbol", "source", "ts", "close"))
+    scans = Scan.objects.filter(interval="1m").count()
 
     demo_feed.reset(symbols)
+    again = demo_feed.Feed(symbols, scan_every=0)
+    again.start(SATURDAY)
+    replay(again, [10])
 
-    assert not Bar.objects.filter(interval="1m", symbol__in=symbols).exists()
-    assert list(Scan.objects.filter(interval="1m")) == [other]
+    after = dict(((s, src, ts), close) for s, src, ts, close in
+                 Bar.objects.filter(interval="1m").values_list("symbol", "source", "ts", "close"))
+    assert after == before and len(before) > 20 * 60  # nothing deleted, the same bars written again
+    assert Scan.objects.filter(interval="1m").count() > scans
+
+
+def test_the_daily_demo_data_end_at_the_last_closed_session():
+    end = demo.load(now=SATURDAY.to_pydatetime())
+    assert str(end.date()) == "2026-11-27"
+    newest = Bar.objects.filter(interval="1d", source=demo.DEMO_SOURCE).order_by("-ts").first()
+    assert newest.ts.date().isoformat() == "2026-11-27"
+    assert Scan.objects.filter(interval="1d").get().as_of.date().isoformat() == "2026-11-27"
 
 
 @pytest.mark.django_db(transaction=True)

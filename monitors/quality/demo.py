@@ -1,15 +1,18 @@
 """Demo data for `make run`: about 100 symbols of daily bars with a handful of real-world problems planted in
-them, and a scan over them. Deterministic (a fixed seed, bars ending at a fixed session), no network, idempotent."""
+them, and a scan over them. The bars end at the last closed session, so the daily data are as current as the
+intraday demo feed's; deterministic for a given day (a fixed seed), no network, idempotent."""
+
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
+from django.utils import timezone
 
 from monitors.quality import calendar, loader
 from monitors.quality.models import CorporateAction, Scan
 
 DEMO_SOURCE = "demo"
 SECONDARY_SOURCE = "demo-secondary"
-DEMO_END = pd.Timestamp("2025-06-30")
 SECTORS = ["Information Technology", "Health Care", "Financials", "Energy", "Industrials"]
 
 
@@ -39,9 +42,14 @@ def demo_symbols(count: int = 100) -> list[str]:
     return [f"D{letters[i // 26 % 26]}{letters[i % 26]}" for i in range(count)]
 
 
-def demo_bars() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The primary and the secondary source's bars, with the planted anomalies."""
-    sessions = calendar.sessions(DEMO_END - pd.Timedelta(days=200), DEMO_END)
+def demo_end(now: datetime | None = None) -> pd.Timestamp:
+    """The session the demo's daily bars end at: the last closed one."""
+    return calendar.last_closed_session(now or timezone.now())
+
+
+def demo_bars(end: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The primary and the secondary source's bars up to the session `end`, with the planted anomalies."""
+    sessions = calendar.sessions(end - pd.Timedelta(days=200), end)
     symbols = demo_symbols()
     bars = random_walk_bars(symbols, sessions)
     last = sessions.tz_localize("UTC")
@@ -92,15 +100,20 @@ def demo_bars() -> tuple[pd.DataFrame, pd.DataFrame]:
     return bars.reset_index(drop=True), secondary.reset_index(drop=True)
 
 
-def load() -> None:
-    primary, secondary = demo_bars()
+def load(now: datetime | None = None) -> pd.Timestamp:
+    """Load the demo's daily bars up to the last closed session and scan them; returns that session."""
+    end = demo_end(now)
+    primary, secondary = demo_bars(end)
     loader.upsert_frame(primary, source=DEMO_SOURCE, interval="1d")
     loader.upsert_frame(secondary, source=SECONDARY_SOURCE, interval="1d")
-    sessions = calendar.sessions(DEMO_END - pd.Timedelta(days=200), DEMO_END)
+    sessions = calendar.sessions(end - pd.Timedelta(days=200), end)
+    # The recorded split moves with the window (a load on a later day): the old record would explain nothing.
+    CorporateAction.objects.filter(symbol="DAC", kind="split").exclude(date=sessions[-40].date()).delete()
     CorporateAction.objects.update_or_create(symbol="DAC", date=sessions[-40].date(), kind="split",
                                              defaults={"ratio": 3.0})
-    as_of = calendar.get_calendar().session_close(DEMO_END) + pd.Timedelta(minutes=30)
+    as_of = calendar.get_calendar().session_close(end) + pd.Timedelta(minutes=30)
     if not Scan.objects.filter(interval="1d", as_of=as_of).exists():
         from monitors.quality.scan import run_scan
 
         run_scan(as_of=as_of, since=as_of - pd.Timedelta(days=30))
+    return end

@@ -229,8 +229,8 @@ def test_the_daily_summary_has_trends_worsened_symbols_and_disagreeing_sources()
 
 @pytest.mark.django_db
 def test_the_admin_pages(admin_client):
-    demo.load()
-    build_daily_summary(demo.DEMO_END.date())
+    end = demo.load()
+    build_daily_summary(end.date())
     report = Report.objects.filter(overall_score__lt=100).first()
     pages = ["/admin/quality/scan/", "/admin/quality/report/?score=poor", "/admin/quality/anomaly/?anomaly_type="
              "price_anomaly", "/admin/quality/corporateaction/",
