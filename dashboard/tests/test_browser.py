@@ -59,7 +59,7 @@ def test_an_event_published_now_appears_on_the_overview_within_two_seconds(page,
 
     alerts.fire("ipo:source:sec", source="ipo", title="IPO source sec failed: HTTP 503", severity="critical")
     expect(page.locator("[data-panel=alerts]")).to_contain_text("IPO source sec failed: HTTP 503", timeout=2000)
-    expect(page.locator(".tile.sev-critical .num")).to_have_text("1", timeout=2000)
+    expect(page.locator(".tile-critical .num")).to_have_text("1", timeout=2000)
     assert page.evaluate("window.notReloaded") is True
 
 

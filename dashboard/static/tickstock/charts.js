@@ -10,6 +10,15 @@
   const ZONE = document.body.dataset.clock || "UTC";
   const fmtMinute = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}");
   const fmtDay = uPlot.fmtDate("{YYYY}-{MM}-{DD}");
+  const fmtTick = { minute: uPlot.fmtDate("{HH}:{mm}"), day: uPlot.fmtDate("{MM}-{DD}") };
+
+  // Axis ticks in the same 24-hour clock as the tables (uPlot's default is 12-hour).
+  function timeAxis(tz, daily) {
+    return { ...AXIS, values: (u, splits) => splits.map((v) => {
+      const spanDays = (u.scales.x.max - u.scales.x.min) / 86400;
+      return (daily || spanDays > 2 ? fmtTick.day : fmtTick.minute)(tz(v));
+    }) };
+  }
 
   function clockOf(daily) {
     const zone = daily ? "UTC" : ZONE;
@@ -45,7 +54,7 @@
       points: { size: 6, fill: "#e6edf3" } });
     return [{
       height: el.clientHeight || 300, tzDate: tz, scales: { x: { time: true }, score: { range: [0, 100] } },
-      axes: [{ ...AXIS }, { ...AXIS, scale: "n", label: "anomalies", size: 50 },
+      axes: [timeAxis(tz, true), { ...AXIS, scale: "n", label: "anomalies", size: 50 },
         { ...AXIS, scale: "score", side: 1, grid: { show: false }, label: "score", size: 50 }],
       series: series,
     }, [x].concat(kinds.map((k) => d.types[k]), [d.score])];
@@ -59,7 +68,7 @@
     const marks = d.t.map((t) => (byTime.has(t) ? byTime.get(t).close : null));
     return [{
       height: el.clientHeight || 320, tzDate: tz, scales: { x: { time: true } },
-      axes: [{ ...AXIS }, { ...AXIS, size: 60 }],
+      axes: [timeAxis(tz, daily), { ...AXIS, size: 60 }],
       // A null close is a missing bar: the line breaks there (spanGaps off), it is not drawn across the hole.
       series: [{ label: daily ? "session" : "time (" + (document.body.dataset.clockLabel || "UTC") + ")",
         value: (u, v) => (v == null ? "—" : (daily ? fmtDay : fmtMinute)(tz(v))) },

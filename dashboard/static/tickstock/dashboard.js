@@ -71,7 +71,7 @@
     timer = null;
     const panels = Array.from(dirty);
     dirty.clear();
-    panels.forEach(refreshPanel);
+    panels.forEach((panel) => refreshPanel(panel, false));
   }
 
   // Rows must not jump under the pointer: a panel marked data-hold waits while hovered (or while the silence
@@ -96,8 +96,8 @@
     return true;
   }
 
-  function refreshPanel(panel) {
-    if (busy.has(panel) || held(panel)) {
+  function refreshPanel(panel, ownAction) {
+    if (busy.has(panel) || (!ownAction && held(panel))) {
       dirty.add(panel);
       schedule();
       return;
@@ -186,7 +186,7 @@
 
   function refreshAround(element) {
     const panel = element.closest("[data-panel]");
-    if (panel) refreshPanel(panel); else location.reload();
+    if (panel) refreshPanel(panel, true); else location.reload();
   }
 
   // Alert actions: the same forms work without JavaScript (POST, redirect back); here they post by fetch.
