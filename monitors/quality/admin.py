@@ -71,6 +71,7 @@ class ReportAdmin(RecordAdmin):
     exclude = ("recommendations",)
     inlines = [AnomalyInline]
     show_full_result_count = False
+    ordering = ("overall_score", "-scan__as_of", "symbol")  # worst first: what needs a look
 
     @admin.display(description="as of", ordering="scan__as_of")
     def scan_as_of(self, report: Report):
