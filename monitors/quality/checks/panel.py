@@ -119,19 +119,19 @@ class Panel:
                                                       for m in (self.open, self.high, self.low, self.close))
         self.volume = self.volume * volume_factor
         traded_close = np.where(self.traded, self.close, np.nan)
-        self.outliers = self.bad_prints(traded_close)
+        self.outliers = self.bad_prints(traded_close, self.open)
         self.prev_close = shift(ffill(np.where(self.outliers, np.nan, traded_close)))
         with np.errstate(invalid="ignore", divide="ignore"):
             self.returns = np.where(self.traded, self.close / self.prev_close - 1, np.nan)
 
-    def bad_prints(self, traded_close: np.ndarray) -> np.ndarray:
+    def bad_prints(self, traded_close: np.ndarray, opens: np.ndarray) -> np.ndarray:
         """Bars whose close moved more than the price threshold and that the following bars contradict: the next
         close is back within a quarter of the move (in log terms) of the close before, and so is the next open or
         the close after that. A large move that holds is a real price."""
         prev = shift(ffill(traded_close))
         following = next_traded(traded_close)
         after_that = next_traded(following)
-        next_open = next_traded(np.where(self.traded, self.open, np.nan))
+        next_open = next_traded(np.where(self.traded, opens, np.nan))
         limit = np.log1p(self.threshold("price_move_pct") / 100)
         with np.errstate(invalid="ignore", divide="ignore"):
             move = np.abs(np.log(traded_close / prev))

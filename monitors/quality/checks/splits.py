@@ -66,7 +66,10 @@ class _Evidence:
         self.open = panel.open * price_factor
         self.prev = shift(ffill(self.close))
         self.volume = np.where(panel.traded, panel.volume * volume_factor, np.nan)
-        self.baseline = shift(rolling_mean(self.volume, conf.get("QUALITY_VOLUME_WINDOW"), panel.min_history))
+        self.outliers = panel.bad_prints(self.close, self.open)
+        self.after_outlier = shift(ffill(np.where(panel.traded, self.outliers.astype(float), np.nan))) == 1
+        clean = np.where(self.outliers, np.nan, self.volume)
+        self.baseline = shift(rolling_mean(clean, conf.get("QUALITY_VOLUME_WINDOW"), panel.min_history))
         self.sessions_needed = conf.get("QUALITY_SPLIT_CONFIRM_SESSIONS")
         self.limit = np.log1p(panel.threshold("price_move_pct")[0] / 100)
         self._peers = None
@@ -86,6 +89,8 @@ class _Evidence:
     def outcome(self, c: _Candidate) -> str:
         """"confirmed", "pending" (plausible, not yet confirmable) or "refuted"."""
         log_ratio = np.log(c.ratio)
+        if self.outliers[c.row, c.col] or self.after_outlier[c.row, c.col]:
+            return "refuted"  # a bad print, or the return from one
         if abs(np.log(self.open[c.row, c.col] * c.ratio / self.prev[c.row, c.col])) > np.log1p(SPLIT_OPEN_TOLERANCE):
             return "refuted"  # the day opened on the old basis: the price fell (or rose) during the session
         if self._moved_with_peers(c):

@@ -167,6 +167,16 @@ def test_a_bad_print_that_reverts_is_flagged_and_left_out_of_the_next_bases():
     assert all(f.ts != on(71) for f in findings if f.type in ("price_anomaly", "price_gap"))
 
 
+def test_the_return_from_a_bad_print_on_heavy_volume_is_no_reverse_split():
+    closes, volume = calm(90), noisy_volume(90)
+    bars = shaped("BACK", closes, np.r_[closes[0], closes[:-1]], volume)
+    bars.loc[60, ["close", "low"]] *= 0.7  # −30%, then straight back: near a 3:2 ratio both ways
+    bars.loc[60, "volume"] *= 8
+    findings = run(bars, AFTER)
+    assert of_type(findings, "corporate_action") == []
+    assert [f.ts for f in of_type(findings, "price_anomaly")] == [on(60)]
+
+
 def test_a_twenty_percent_move_that_holds_is_a_real_close_for_the_next_gap():
     closes = calm(90, seed=3)
     opens = np.r_[closes[0], closes[:-1]]
