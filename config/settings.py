@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_q",
     "simple_history",
     "tickstock_ops",
+    "tickstock_ops.notify",
     "monitors.ipo",
     "monitors.quality",
     "equity_rules",
@@ -175,3 +176,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.env_str(ENV, "LOG_LEVEL", "INFO")},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
+
+# Notifications (docs/notifications.md): the default receiver's Apprise URLs and the dashboard's public address.
+try:
+    TICKSTOCK_NOTIFY_URLS = env.notify_urls(ENV, "TICKSTOCK_NOTIFY_URLS")
+    TICKSTOCK_BASE_URL = env.base_url(ENV, "TICKSTOCK_BASE_URL", "http://127.0.0.1:8000")
+except env.ConfigError as error:
+    env.exit_on_config_error(error)
+# Service levels (docs/metrics.md)
+SLO_SAMPLE_RETENTION_DAYS = int(ENV.get("SLO_SAMPLE_RETENTION_DAYS", "7"))
+SLO_MIN_SAMPLES = int(ENV.get("SLO_MIN_SAMPLES", "5"))

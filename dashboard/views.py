@@ -106,6 +106,8 @@ def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "activity": alert.activity.select_related("actor")[:200],
         "inhibits": alert.inhibits.order_by("fingerprint")[:200],
         "runbook": runbook.for_alert(alert), "silenced_live": alerts.is_silenced(alert),
+        "attempts": alert.delivery_attempts.all()[:50],
+        "queued": alert.notifications_queued.filter(outcome="pending").count(),
     })
 
 

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from tickstock_ops import alerts, silences
 from tickstock_ops.admin_base import RecordAdmin, RecordInline
@@ -43,7 +44,7 @@ class AlertAdmin(RecordAdmin):
                    ("inhibited_by", admin.EmptyFieldListFilter))
     list_select_related = ("acknowledged_by", "inhibited_by")
     search_fields = ("title", "fingerprint")
-    readonly_fields = [f.name for f in Alert._meta.fields]
+    readonly_fields = [f.name for f in Alert._meta.fields] + ["notification_attempts"]
     inlines = [AlertActivityInline]
     action_form = AlertActionForm
     list_per_page = 50
@@ -52,6 +53,16 @@ class AlertAdmin(RecordAdmin):
         css = {"all": ["tickstock_ops/admin.css"]}
 
     actions = ["acknowledge", "unacknowledge", "silence", "unsilence", "resolve"]
+
+    @admin.display(description="notification attempts")
+    def notification_attempts(self, alert: Alert) -> str:
+        rows = alert.delivery_attempts.all()[:50]
+        if not rows:
+            return "none"
+        return format_html("<table>{}</table>", format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>try {}</td><td>{}</td><td>{} ms</td><td>{}</td></tr>",
+            ((f"{row.at:%Y-%m-%d %H:%M:%S}", row.receiver, row.kind, row.attempt, row.outcome,
+              row.latency_ms if row.latency_ms is not None else "—", row.error) for row in rows)))
 
     def _each(self, request, queryset, verb: str, apply) -> None:
         done, refused = 0, []

@@ -9,6 +9,8 @@ the Redis stream) learns of it.
 Notifying means publishing `tickstock.alert.firing`: when an alert opens or reopens, and again after the repeat
 interval while it keeps firing — not while it is acknowledged, silenced or inhibited. Inside `grouped()` the
 notifications of a whole scan go out as one `tickstock.alert.digest` per (source, type, exchange) instead.
+The same new, reopened and resolved alerts are filed for the receivers in the same transaction
+(`tickstock_ops.notify.queue`, docs/notifications.md), which group and repeat them by their routes.
 
 Inhibition: a source-level alert (a whole source stale or down) suppresses the per-symbol alerts it explains
 (rules the owning app adds with `register_inhibit_rule()`); they still count sightings, but do not notify until
@@ -29,6 +31,7 @@ from django.utils import timezone
 from tickstock_ops import conf, silences
 from tickstock_ops.events import publish, publish_many
 from tickstock_ops.models import Alert, AlertActivity
+from tickstock_ops.notify import queue as notifications
 
 OPEN_STATES = (Alert.State.FIRING, Alert.State.ACKNOWLEDGED)
 LOOKUP_CHUNK = 2000  # fingerprints per IN (…): well inside SQLite's limit on query parameters
@@ -180,6 +183,7 @@ def resolve_many(fingerprints: list[str], *, actor=None, note: str = "") -> list
                                                          note=reason) for alert in found], batch_size=LOOKUP_CHUNK)
         _release_inhibited()
         publish_many("tickstock.alert.resolved", [alert.event_payload(actor) for alert in found])
+        notifications.enqueue([(alert, "resolved") for alert in found], now)
     return found
 
 
@@ -291,6 +295,8 @@ def _notify_due(sightings: list[tuple[Alert, str]], now: datetime) -> None:
             payloads.append(alert.event_payload(notification=reason))
     if payloads:
         publish_many("tickstock.alert.firing", payloads)
+    # Receivers hear of new and reopened alerts; their repeats follow each route's repeat_interval instead.
+    notifications.enqueue([(alert, "firing") for alert, reason in due if reason != "repeat"], now)
 
 
 def _apply_inhibition(alerts: list[Alert]) -> None:

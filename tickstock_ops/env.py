@@ -4,6 +4,7 @@ Every environment variable is read through these helpers, in `config/settings.py
 Django settings, with each app's defaults in its `conf.py` (see `tickstock_ops.conf.setting`)."""
 
 import os
+import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -100,6 +101,28 @@ def redis_url(env: dict) -> str | None:
     if parts.scheme == "unix" and parts.path:
         return url
     raise ConfigError(f"REDIS_URL={url!r} is malformed: expected redis://host:port/db or unix:///path")
+
+
+NOTIFY_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
+
+
+def notify_urls(env: dict, name: str) -> str:
+    """Comma-separated Apprise URLs, checked for shape here (Apprise itself is slow to import; the deliverer and
+    `deliver_notifications` check each scheme when they start)."""
+    value = (env.get(name) or "").strip()
+    for url in re.split(r"[,\s]+(?=[A-Za-z][A-Za-z0-9+.-]*://)", value) if value else []:
+        if not NOTIFY_URL.match(url.strip()):
+            raise ConfigError(f"{name}: {url.strip()[:40]!r} is not an Apprise URL such as json://host:port/path, "
+                              f"mailto://user:pass@host or slack://token")
+    return value
+
+
+def base_url(env: dict, name: str, default: str) -> str:
+    url = env.get(name) or default
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"{name}={url!r} is malformed: expected http(s)://host[:port][/path]")
+    return url.rstrip("/")
 
 
 def exit_on_config_error(error: ConfigError) -> None:

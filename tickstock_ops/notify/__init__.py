@@ -1,0 +1,1 @@
+"""Notifications (docs/notifications.md): alerts routed to receivers through Apprise, like Alertmanager."""

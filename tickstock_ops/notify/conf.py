@@ -1,0 +1,27 @@
+"""Settings defaults of notifications (docs/notifications.md). Override any of them in Django settings."""
+
+from django.conf import settings
+
+DEFAULTS = {
+    # The implicit root route: what every alert gets unless a route in the admin says otherwise.
+    "NOTIFY_GROUP_BY": ["source", "type", "exchange"],
+    "NOTIFY_GROUP_WAIT_SECONDS": 30,
+    "NOTIFY_GROUP_INTERVAL_SECONDS": 300,
+    "NOTIFY_REPEAT_INTERVAL_SECONDS": 4 * 3600,
+    # A failed send is retried after 5 s, 10 s, 20 s … up to 5 min between attempts, for up to a day: a receiver
+    # that is back within that time gets everything that waited for it.
+    "NOTIFY_RETRY_BASE_SECONDS": 5,
+    "NOTIFY_RETRY_MAX_SECONDS": 300,
+    "NOTIFY_RETRY_FOR_SECONDS": 24 * 3600,
+    # A worker that claimed a group and died frees it after this long.
+    "NOTIFY_CLAIM_SECONDS": 120,
+    # The scheduled deliverer keeps watching for due groups this long before it returns.
+    "NOTIFY_WATCH_SECONDS": 55,
+    # Alerts listed in one message; the rest are counted.
+    "NOTIFY_MAX_LISTED": 25,
+    "NOTIFY_ATTEMPT_RETENTION_DAYS": 30,
+}
+
+
+def get(name: str):
+    return getattr(settings, name, DEFAULTS[name])
