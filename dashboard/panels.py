@@ -22,7 +22,7 @@ from equity_rules.models import EquityType, ProcessingJob, Security, SlaStatus
 from monitors.ipo.models import IPO, ScanRun, SourceRecord
 from monitors.quality import calendar
 from monitors.quality.models import Anomaly, Bar, Report, Scan
-from tickstock_ops import alerts, events, health
+from tickstock_ops import alerts, events, health, service_levels
 from tickstock_ops.models import Alert, AlertActivity, OutboxEvent
 
 SEVERITIES = [choice.value for choice in alerts.SEVERITY_ORDER]
@@ -130,6 +130,7 @@ OVERVIEW_PANELS = {
     "activity": lambda params: {"activity": recent_activity()},
     "health": lambda params: {"health": health_report()},
     "scans": lambda params: {"scans": last_scans()},
+    "service_levels": lambda params: {"service_levels": service_levels.status()},
 }
 
 

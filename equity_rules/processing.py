@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from equity_rules import queue, schemas
 from equity_rules.models import EquityType, ProcessingJob, ProcessingResult, Security
+from tickstock_ops import slo
 from tickstock_ops.events import publish_many
 
 
@@ -193,6 +194,23 @@ def _apply(job: ProcessingJob, security: Security | None, resolved: ResolvedRule
     return evaluate(security, resolved.processing_rules)
 
 
+def _observe_rule_updates(outcomes: list) -> None:
+    """Service level: a rules version's commit (or the job's due time, if later) to the first job run under it."""
+    first_jobs = {}
+    for job, resolved, *_ in outcomes:
+        if resolved.version > 1:
+            first_jobs.setdefault((job.equity_type_id, resolved.equity_type, resolved.version), job)
+    delays, now = [], timezone.now()
+    for (type_id, name, version), job in first_jobs.items():
+        if ProcessingResult.objects.filter(equity_type=name, rules_version=version).exists():
+            continue
+        committed = EquityType.history.filter(id=type_id, version=version).order_by("history_date").values_list(
+            "history_date", flat=True).first()
+        if committed is not None:
+            delays.append((now - max(committed, job.scheduled_at)).total_seconds())
+    slo.observe_many("rule_update_delay", delays)
+
+
 def _commit(worker: str, outcomes: list, report: BatchReport) -> None:
     with transaction.atomic():
         held = {job.id for job in queue.owned([job for job, *_ in outcomes])}
@@ -222,6 +240,7 @@ def _commit(worker: str, outcomes: list, report: BatchReport) -> None:
             else:
                 report.retried += 1
         queue.mark_done(done)
+        _observe_rule_updates(outcomes)
         ProcessingResult.objects.bulk_create(results)
         for event_type, payloads in (("tickstock.equity.processed", processed),
                                      ("tickstock.equity.failed", failed_events)):

@@ -21,6 +21,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tickstock_ops import slo
 from tickstock_ops.channels_push import pusher
 from tickstock_ops.models import OutboxEvent
 from tickstock_ops.redis_client import get_redis
@@ -129,14 +130,17 @@ def deliver_batch(size: int = BATCH_SIZE) -> DeliveryResult:
                 message = f"Redis at REDIS_URL unavailable: {error}"
                 OutboxEvent.objects.filter(id__in=ids).update(attempts=F("attempts") + 1, last_error=message[:1000])
                 return DeliveryResult(failed=len(rows), error=message)
+            delivered_at = timezone.now()
             OutboxEvent.objects.filter(id__in=ids).update(
-                published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+                published_at=delivered_at, attempts=F("attempts") + 1, last_error=""
             )
     except OperationalError as error:
         if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
             raise
         return DeliveryResult(busy=True)
     fresh = [(row.id, envelope) for row, envelope, first in zip(rows, envelopes, results, strict=True) if first]
+    slo.observe_many("event_delivery_delay", [(delivered_at - row.occurred_at).total_seconds()
+                                              for row, first in zip(rows, results, strict=True) if first])
     _send_to_dashboard(fresh)
     return DeliveryResult(delivered=len(fresh), duplicates=len(rows) - len(fresh))
 

@@ -3,9 +3,9 @@
 import redis
 from django.db.models import Sum
 from django_q.models import Failure, Success
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from tickstock_ops import events, health
+from tickstock_ops import events, health, slo
 from tickstock_ops.models import OutboxEvent
 from tickstock_ops.redis_client import get_redis
 
@@ -39,3 +39,15 @@ class OpsCollector:
         tasks.add_metric(["success"], Success.objects.count())
         tasks.add_metric(["failure"], Failure.objects.count())
         yield tasks
+        yield from service_level_histograms()
+
+
+def service_level_histograms():
+    """`tickstock_<name>_seconds` for each of slo.HISTOGRAMS (docs/metrics.md), from the counters in Redis."""
+    try:
+        found = slo.histograms()
+    except redis.RedisError:
+        return
+    for name, (buckets, total) in found.items():
+        yield HistogramMetricFamily(f"tickstock_{name}_seconds", slo.HISTOGRAMS[name], buckets=buckets,
+                                    sum_value=total)

@@ -189,3 +189,17 @@ class Silence(models.Model):
         if self.ends_at <= now:
             return "expired"
         return "pending" if self.starts_at > now else "active"
+
+
+class SloSample(models.Model):
+    """One service-level measurement of a kind with a target (tickstock_ops.slo), kept for a few days."""
+
+    name = models.CharField(max_length=50)
+    at = models.DateTimeField(default=timezone.now)
+    seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["name", "at"], name="slo_sample_name_at")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.seconds:.3f}s at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -7,6 +7,8 @@ SCHEDULES = [
      "minutes": 1},
     {"name": "apply silences", "func": "tickstock_ops.tasks.apply_silences", "schedule_type": Schedule.MINUTES,
      "minutes": 1},
+    {"name": "service levels: check targets", "func": "tickstock_ops.tasks.check_service_levels",
+     "schedule_type": Schedule.MINUTES, "minutes": 5},
 ]
 
 

@@ -2,7 +2,7 @@
 
 import time
 
-from tickstock_ops import events, silences
+from tickstock_ops import events, service_levels, silences
 
 OUTAGE_POLL_SECONDS = 2
 OUTAGE_WATCH_SECONDS = 50
@@ -25,3 +25,8 @@ def relay_events() -> dict:
 def apply_silences() -> dict:
     """Silences that started or ended since the last run take effect on the alerts' listing and counts."""
     return {"changed": silences.refresh()}
+
+
+def check_service_levels() -> dict:
+    """An alert for each seed target whose 24-hour p95 is over it (docs/metrics.md)."""
+    return {"breached": service_levels.check_targets()}

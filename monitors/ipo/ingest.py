@@ -10,13 +10,14 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from monitors.ipo import enrich, merge
 from monitors.ipo.bulk import bulk_save, chunks
 from monitors.ipo.models import IPO, Conflict, SourceRecord, StatusChange
 from monitors.ipo.sources.record import Candidate
-from tickstock_ops import alerts
+from tickstock_ops import alerts, slo
 from tickstock_ops.events import publish, publish_many
 
 log = logging.getLogger(__name__)
@@ -259,6 +260,7 @@ def _apply(todo: list[tuple], now, index: merge.DealIndex, outcome: Outcome) -> 
     StatusChange.objects.bulk_create(changes, batch_size=500)
     if new_ids:
         publish_many("tickstock.ipo.detected", [detected_payload(ipos[pk]) for pk in new_ids])
+        _observe_detection(new_ids)
     outcome.created += len(new_ids)
     outcome.touched.update(ids)
 
@@ -341,3 +343,11 @@ def _remerge_deals(ipos: dict[int, IPO], records: dict, conflicts: dict, before:
             ipo.updated_at = now
             dirty.append(ipo)
     bulk_save(IPO, dirty, MERGED_FIELDS)
+
+
+def _observe_detection(new_ids: list[int]) -> None:
+    """Service level: the first fetch of a record showing the deal (the sources publish dates, not times) to the
+    `detected` event's commit."""
+    first = SourceRecord.objects.filter(ipo_id__in=new_ids).values("ipo_id").annotate(at=Min("first_seen"))
+    detected = timezone.now()
+    slo.observe_many("ipo_detection_delay", [(detected - row["at"]).total_seconds() for row in first])

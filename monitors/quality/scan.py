@@ -14,7 +14,7 @@ from django.utils import timezone
 from monitors.quality import calendar, checks, conf, pgcopy, scoring
 from monitors.quality.models import Anomaly, Bar, CorporateAction, PublishedAnomaly, Report, Scan
 from monitors.quality.thresholds import symbol_profiles, thresholds_for
-from tickstock_ops import alerts
+from tickstock_ops import alerts, slo
 from tickstock_ops.events import publish, publish_many
 from tickstock_ops.progress import ProgressCallback
 
@@ -232,10 +232,13 @@ def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, s
                 fresh[finding.type].append(anomaly_event(finding, interval, scan.pk))
         for kind, anomaly_events in fresh.items():
             publish_many(f"tickstock.quality.{kind}", anomaly_events)
+        slo.observe_many("quality_detection_delay",
+                         _detection_delays([f for f in findings if _key(f) in new], interval, profiles))
         scan.mean_scores = _means(rows)
         scan.anomaly_counts = dict(Counter(f.type for f in findings))
         scan.duration_s = time.perf_counter() - started
         scan.save(update_fields=["mean_scores", "anomaly_counts", "duration_s"])
+        slo.observe("quality_scan_duration", scan.duration_s)
         publish("tickstock.quality.scan_completed", scan_completed_payload(scan))
     return scan, payloads
 
@@ -251,6 +254,25 @@ def anomaly_event(finding: checks.Finding, interval: str, scan_id: int) -> dict:
     fields = anomaly_dict(finding, interval)
     return {"symbol": finding.symbol, "anomaly_type": fields.pop("type"), **fields, "scan_id": scan_id,
             "interval": interval, "source": finding.source}
+
+
+def _detection_delays(findings: list[checks.Finding], interval: str, profiles) -> list[float]:
+    """Seconds from the end of each anomalous bar to now, for bars that ended within the last day: a scan of old
+    history measures nothing."""
+    now = pd.Timestamp.now(tz="UTC")
+    closes: dict[tuple, pd.Timestamp] = {}
+    delays = []
+    for finding in findings:
+        if interval == "1d":
+            day, exchange = finding.ts.tz_localize(None).normalize(), profiles[finding.symbol].exchange
+            if (day, exchange) not in closes:
+                closes[(day, exchange)] = calendar.session_bounds(pd.DatetimeIndex([day]), exchange)[1].iloc[0]
+            end = closes[(day, exchange)]
+        else:
+            end = calendar.utc(finding.ts) + pd.Timedelta(interval.replace("m", "min"))
+        if pd.notna(end) and timedelta(0) <= now - end <= timedelta(days=1):
+            delays.append((now - end).total_seconds())
+    return delays
 
 
 def _key(finding: checks.Finding) -> tuple:
@@ -319,6 +341,7 @@ def _alert(findings, scanned, interval, types, scan, profiles) -> None:
                       title=f"{symbol} {kind.replace('_', ' ')}: {finding.detail}"[:300],
                       labels={"symbol": symbol, "anomaly_type": kind, "interval": interval, "scan_id": scan.pk,
                               "source": finding.source, "exchange": profiles[symbol].exchange,
+                              "equity_type": profiles[symbol].equity_type,
                               "ts": scoring.label(finding.ts, interval)})
         for (kind, symbol), finding in worst.items()
     ]

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('tickstock_ops', '0004_slosample'),
+        ('tickstock_ops', '0004_silences'),
     ]
 
     operations = [
