@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from tickstock_ops import alerts
 from tickstock_ops.models import Alert, OutboxEvent
-from tickstock_ops.notify import deliver
+from tickstock_ops.notify import deliver, tasks
 from tickstock_ops.notify.models import DeliveryAttempt, Notification, NotificationGroup, Receiver, Route
 
 pytestmark = pytest.mark.django_db
@@ -198,3 +199,30 @@ def test_the_alert_page_and_admin_show_each_attempt(webhook, notify_to, admin_cl
     assert "Notifications" in page and "default" in page and "sent" in page
     admin_page = admin_client.get(f"/admin/tickstock_ops/alert/{alert.pk}/change/").content.decode()
     assert "Notification attempts" in admin_page and "try 1" in admin_page
+
+
+def test_once_waits_out_group_wait_then_returns(webhook, notify_to, settings):
+    notify_to(webhook.url)
+    settings.NOTIFY_GROUP_WAIT_SECONDS = 1
+    anomaly("AAA")
+    report = deliver.run(once=True)
+    assert report.sent == 1 and len(webhook.received) == 1
+    assert NotificationGroup.objects.get().due_at > later(3000)  # the repeat, hours away: not waited for
+
+
+def test_the_scheduled_task_returns_when_nothing_is_due_soon(webhook, notify_to, settings):
+    notify_to(webhook.url)
+    settings.NOTIFY_GROUP_WAIT_SECONDS = 1
+    anomaly("AAA")
+    assert tasks.deliver_notifications()["sent"] == 1
+
+
+def test_a_new_group_starts_a_deliverer_in_the_cluster_once_committed(notify_to, django_capture_on_commit_callbacks):
+    notify_to("json://127.0.0.1:9/")
+    with django_capture_on_commit_callbacks(execute=True):
+        anomaly("AAA")
+        anomaly("BBB")  # same group, already due: no second task
+    with django_capture_on_commit_callbacks(execute=True):
+        anomaly("CCC")
+    [task] = OrmQ.objects.all()
+    assert task.task["func"] == "tickstock_ops.notify.tasks.deliver_notifications"

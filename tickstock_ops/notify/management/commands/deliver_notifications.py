@@ -17,6 +17,9 @@ class Command(BaseCommand):
             if bad:
                 variable = "TICKSTOCK_NOTIFY_URLS" if name == "default" else f"receiver {name}"
                 raise CommandError(f"{variable}: Apprise cannot use {', '.join(bad)}")
+        if not once:
+            self.stdout.write("delivering notifications as they come due; Ctrl-C to stop", ending="\n")
+            self.stdout.flush()
         report = deliver.run(once=once)
         self.stdout.write(f"sent {report.sent}, failed {report.failed}, suppressed {report.suppressed}, "
                           f"abandoned {report.abandoned} notification(s)")
