@@ -183,6 +183,3 @@ try:
     TICKSTOCK_BASE_URL = env.base_url(ENV, "TICKSTOCK_BASE_URL", "http://127.0.0.1:8000")
 except env.ConfigError as error:
     env.exit_on_config_error(error)
-# Service levels (docs/metrics.md)
-SLO_SAMPLE_RETENTION_DAYS = int(ENV.get("SLO_SAMPLE_RETENTION_DAYS", "7"))
-SLO_MIN_SAMPLES = int(ENV.get("SLO_MIN_SAMPLES", "5"))

@@ -12,6 +12,10 @@ from django.conf import settings
 DEFAULTS = {
     # A firing alert that keeps being seen is announced again (a new `tickstock.alert.firing`) after this long.
     "ALERTS_REPEAT_INTERVAL_SECONDS": 4 * 3600,
+    # Service levels (docs/metrics.md): samples kept for the dashboard's percentiles, and how many a 24-hour
+    # window needs before its p95 may raise a breach alert (one slow sample is not a trend).
+    "SLO_SAMPLE_RETENTION_DAYS": 7,
+    "SLO_MIN_SAMPLES": 5,
 }
 
 

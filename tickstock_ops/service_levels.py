@@ -3,11 +3,10 @@
 from datetime import datetime, timedelta
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tickstock_ops import alerts, slo
+from tickstock_ops import alerts, conf, slo
 from tickstock_ops.models import SloSample
 
 LABELS = {
@@ -26,7 +25,7 @@ def status(now: datetime | None = None, hours: int = 24) -> list[dict]:
         values = np.fromiter(SloSample.objects.filter(name=name, at__gt=now - timedelta(hours=hours))
                              .values_list("seconds", flat=True), dtype=float)
         p50, p95 = (np.percentile(values, [50, 95]).tolist() if values.size else (None, None))
-        breached = values.size >= settings.SLO_MIN_SAMPLES and p95 > target
+        breached = values.size >= conf.get("SLO_MIN_SAMPLES") and p95 > target
         rows.append({"name": name, "label": LABELS[name], "samples": int(values.size), "p50": p50, "p95": p95,
                      "target": target, "breached": bool(breached)})
     return rows

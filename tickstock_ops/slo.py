@@ -12,10 +12,10 @@ from bisect import bisect_left
 from datetime import datetime, timedelta
 
 import redis
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tickstock_ops import conf
 from tickstock_ops.models import SloSample
 from tickstock_ops.redis_client import get_redis
 
@@ -97,6 +97,6 @@ def histograms() -> dict[str, tuple[list[tuple[str, int]], float]]:
 
 
 def prune(now: datetime | None = None) -> int:
-    cutoff = (now or timezone.now()) - timedelta(days=settings.SLO_SAMPLE_RETENTION_DAYS)
+    cutoff = (now or timezone.now()) - timedelta(days=conf.get("SLO_SAMPLE_RETENTION_DAYS"))
     deleted, _ = SloSample.objects.filter(at__lt=cutoff).delete()
     return deleted

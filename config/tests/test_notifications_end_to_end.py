@@ -38,7 +38,7 @@ def bars() -> pd.DataFrame:
 def test_a_scan_with_anomalies_reaches_the_webhook_once_per_group_within_group_wait():
     receiver = JsonReceiver().start()
     loader.upsert_frame(bars(), source="csv", interval="1d")
-    Route.objects.create(name="quality, quickly", matchers="source=quality", group_wait=GROUP_WAIT)
+    Route.objects.create(name="quality, quickly", matchers="monitor=quality", group_wait=GROUP_WAIT)
     env = process_env(TICKSTOCK_NOTIFY_URLS=receiver.url, TICKSTOCK_BASE_URL="https://ops.example.com")
     deliverer = manage("deliver_notifications", env=env, stdout=subprocess.PIPE, text=True)
     try:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from equity_rules import processing, queue, rules
+from equity_rules import processing, queue, versions
 from equity_rules.models import EquityType
 from equity_rules.tests.conftest import make_security
 from monitors.quality import loader
@@ -44,7 +44,7 @@ def test_a_scan_a_rule_change_an_event_and_a_notification_fill_the_histograms(re
             tiny = make_security("TINY", aum=21_000_000)
             etf = EquityType.objects.get(equity_type="etf")
             etf.processing_rules["validation_rules"]["aum_minimum"] = 10_000_000
-            rules.save(etf)
+            versions.save(etf)
             queue.enqueue([tiny])
             processing.run_batch("w")
         with django_capture_on_commit_callbacks(execute=True):

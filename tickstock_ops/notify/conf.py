@@ -1,10 +1,12 @@
 """Settings defaults of notifications (docs/notifications.md). Override any of them in Django settings."""
 
-from django.conf import settings
+from typing import Any
+
+from tickstock_ops.conf import setting
 
 DEFAULTS = {
     # The implicit root route: what every alert gets unless a route in the admin says otherwise.
-    "NOTIFY_GROUP_BY": ["source", "type", "exchange"],
+    "NOTIFY_GROUP_BY": ["monitor", "type", "exchange"],
     "NOTIFY_GROUP_WAIT_SECONDS": 30,
     "NOTIFY_GROUP_INTERVAL_SECONDS": 300,
     "NOTIFY_REPEAT_INTERVAL_SECONDS": 4 * 3600,
@@ -23,5 +25,5 @@ DEFAULTS = {
 }
 
 
-def get(name: str):
-    return getattr(settings, name, DEFAULTS[name])
+def get(name: str) -> Any:
+    return setting(name, DEFAULTS)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tickstock_ops import alerts, slo
+from tickstock_ops import alerts, silences, slo
 from tickstock_ops.events import publish
 from tickstock_ops.models import Alert
 from tickstock_ops.notify import conf, messages, routing
@@ -35,13 +35,14 @@ class DeliveryReport:
             setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
 
-def is_muted(alert: Alert, now: datetime) -> str:
-    """Why a firing notification about `alert` must not go out now ("" when it may)."""
+def is_muted(alert: Alert, now: datetime, active_silences: list) -> str:
+    """Why a firing notification about `alert` must not go out now ("" when it may). The silences themselves
+    decide, as `alerts.is_silenced()` does; `active_silences` is `silences.active(now)`, read once per group."""
     if alert.state == Alert.State.ACKNOWLEDGED:
         return "acknowledged before sending"
     if alert.state == Alert.State.RESOLVED:
         return "resolved before sending"
-    if alert.is_silenced(now):
+    if silences.covering(alert, active_silences) is not None:
         return "silenced"
     if alert.inhibited_by_id:
         return "inhibited"
@@ -100,10 +101,10 @@ def _deliver(group: NotificationGroup, urls: list[str], now: datetime) -> Delive
 
 
 def _drop_muted(pending: list[Notification], now: datetime) -> int:
-    dropped = []
+    dropped, active = [], silences.active(now) if pending else []
     for item in pending:
         if item.kind == Kind.FIRING:
-            reason = is_muted(item.alert, now)
+            reason = is_muted(item.alert, now, active)
         else:
             reason = "" if item.alert.state == Alert.State.RESOLVED else "fired again before sending"
         if reason:
@@ -125,7 +126,8 @@ def _firing_members(group: NotificationGroup, now: datetime) -> list[Alert]:
     members = Alert.objects.filter(state=Alert.State.FIRING, notifications_queued__group=group,
                                    notifications_queued__kind=Kind.FIRING,
                                    notifications_queued__outcome=Outcome.SENT).distinct()
-    return [alert for alert in members if not is_muted(alert, now)]
+    active = silences.active(now)
+    return [alert for alert in members if not is_muted(alert, now, active)]
 
 
 def _record(group: NotificationGroup, kind: str, message: Message, result: SendResult, members: list[Alert],

@@ -8,7 +8,7 @@ from tickstock_ops.notify.models import NotificationGroup
 from tickstock_ops.notify.send import Message
 
 SEVERITY_ORDER = [Alert.Severity.CRITICAL, Alert.Severity.WARNING, Alert.Severity.INFO]
-HIDDEN_LABELS = {"scan_id"}
+HIDDEN_LABELS = {"scan_id", "fingerprint"}
 
 
 def dashboard_url() -> str:
@@ -45,9 +45,9 @@ def _listing(alerts: list[Alert]) -> list[str]:
     ordered = sorted(alerts, key=lambda alert: (SEVERITY_ORDER.index(alert.severity), alert.title))
     lines = []
     for alert in ordered[:limit]:
-        labels = " ".join(f"{name}={value}" for name, value in sorted(alert.labels.items())
-                          if name not in HIDDEN_LABELS and value not in (None, ""))
-        lines += [f"- [{alert.severity}] {alert.title}", f"  labels: source={alert.source} {labels}".rstrip(),
+        labels = " ".join(f"{name}={value}" for name, value in sorted(alert.match_labels().items())
+                          if name not in HIDDEN_LABELS and value != "")
+        lines += [f"- [{alert.severity}] {alert.title}", f"  labels: {labels}",
                   f"  {detail_line(alert)}", f"  {alert_url(alert)}"]
     if len(ordered) > limit:
         lines.append(f"… and {len(ordered) - limit} more: {dashboard_url()}")

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from tickstock_ops.notify.matchers import MatcherError, parse_matchers
+from tickstock_ops import matchers as label_matchers
 from tickstock_ops.notify.send import invalid_urls
 
 DEFAULT_RECEIVER = "default"
@@ -46,9 +46,10 @@ class Route(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children",
                                help_text="empty: directly under the root")
     position = models.PositiveIntegerField(default=0, help_text="siblings are tried in this order")
-    matchers = models.TextField(blank=True, help_text="one per line: label=value, label!=value, label=~regex, "
-                                "label!~regex; labels: severity, source, type, exchange, equity_type, symbol, "
-                                "data_source … (all must match; empty matches everything)")
+    matchers = models.TextField(blank=True, help_text="label=value, label!=value, label=~regex, label!~regex "
+                                "(commas, spaces or lines between them; all must match; empty matches everything); "
+                                "labels as for silences: monitor, severity, type, exchange, equity_type, symbol, "
+                                "source …")
     receiver = models.CharField(max_length=50, blank=True, help_text="a receiver's name, `default`, or empty to "
                                 "inherit")
     continue_matching = models.BooleanField("continue", default=False,
@@ -68,8 +69,8 @@ class Route(models.Model):
 
     def clean(self) -> None:
         try:
-            parse_matchers(self.matchers)
-        except MatcherError as error:
+            label_matchers.parse(self.matchers)
+        except label_matchers.MatcherError as error:
             raise ValidationError({"matchers": str(error)}) from None
         if self.receiver and self.receiver != DEFAULT_RECEIVER and \
                 not Receiver.objects.filter(name=self.receiver).exists():

@@ -1,5 +1,8 @@
 """The route tree (Alertmanager's): which receivers hear of an alert, grouped by which labels, how often.
 
+Routes match the labels silences match (`Alert.match_labels()`: the alert's own labels plus monitor, type,
+severity), with the same matchers (`tickstock_ops.matchers`).
+
 Every alert enters at the implicit root (receiver `default` = TICKSTOCK_NOTIFY_URLS, the NOTIFY_* settings).
 At each node the children are tried in order; the first that matches takes the alert unless it says `continue`,
 in which case its later siblings are tried too. A node none of whose children match handles the alert itself.
@@ -12,9 +15,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from tickstock_ops import matchers as label_matchers
 from tickstock_ops.models import Alert
 from tickstock_ops.notify import conf
-from tickstock_ops.notify.matchers import Matcher, MatcherError, parse_matchers
 from tickstock_ops.notify.models import DEFAULT_RECEIVER, Receiver, Route
 from tickstock_ops.notify.send import split_urls
 
@@ -31,12 +34,12 @@ class Node:
     group_interval: int
     repeat_interval: int
     send_resolved: bool
-    matchers: list[Matcher] = field(default_factory=list)
+    matchers: list[label_matchers.Matcher] = field(default_factory=list)
     continue_matching: bool = False
     children: list["Node"] = field(default_factory=list)
 
     def match(self, labels: dict[str, str]) -> list["Node"]:
-        if not all(matcher.matches(labels) for matcher in self.matchers):
+        if not label_matchers.matches_all(self.matchers, labels):
             return []
         found: list[Node] = []
         for child in self.children:
@@ -52,19 +55,6 @@ class Node:
         return digest.hexdigest(), values
 
 
-def labels_of(alert: Alert) -> dict[str, str]:
-    """What matchers and group_by see: the alert's labels, with `source` the area that raised it (quality, ipo,
-    rules …; a label named source, the data feed, becomes `data_source`), `severity` and `type`."""
-    labels = {name: str(value) for name, value in (alert.labels or {}).items() if value is not None}
-    if "source" in labels:
-        labels["data_source"] = labels["source"]
-    labels["source"] = alert.source
-    labels["severity"] = alert.severity
-    labels["type"] = (labels.get("anomaly_type") or labels.get("type") or labels.get("metric")
-                      or alert.fingerprint.split(":")[0])
-    return labels
-
-
 class Tree:
     def __init__(self, root: Node, receivers: dict[str, list[str]]):
         self.root = root
@@ -72,7 +62,7 @@ class Tree:
 
     def routes_for(self, alert: Alert) -> tuple[dict[str, str], list[Node]]:
         """The nodes that take `alert`, leaving out receivers with no URLs and a failing receiver's own alert."""
-        labels = labels_of(alert)
+        labels = alert.match_labels()
         nodes = [node for node in self.root.match(labels) if self.receivers.get(node.receiver)]
         own = labels.get("receiver") if alert.source == RECEIVER_ALERT_SOURCE else None
         if own:  # a receiver's failure goes to the others; to the root's receiver if no route leaves one
@@ -114,9 +104,9 @@ def load() -> Tree:
 
 def _attach(node: Node, parent_id: int | None, by_parent: dict[int | None, list[Route]]) -> None:
     for route in by_parent.get(parent_id, []):
-        try:
-            matchers = parse_matchers(route.matchers)
-        except MatcherError as error:  # the admin refuses these; a row written otherwise must not stop alerting
+        try:  # the admin refuses bad matchers; a row written otherwise is skipped, and alerting goes on
+            matchers = label_matchers.parse(route.matchers)
+        except label_matchers.MatcherError as error:
             log.error("route %s is skipped: %s", route.name, error)
             continue
         child = Node(

@@ -50,7 +50,8 @@ def test_a_scans_alerts_reach_the_webhook_as_one_message_per_group_after_group_w
         alert = Alert.objects.get(fingerprint=f"quality:price_anomaly:{symbol}")
         assert f"[critical] {symbol} price anomaly" in messages[0]["message"]
         assert f"https://ops.example.com/alerts/{alert.pk}/" in messages[0]["message"]
-    assert "labels: source=quality anomaly_type=price_anomaly exchange=XNAS symbol=AAA" in messages[0]["message"]
+    assert ("labels: alertname=price_anomaly anomaly_type=price_anomaly exchange=XNAS monitor=quality "
+            "severity=critical symbol=AAA type=price_anomaly") in messages[0]["message"]
     assert messages[1]["title"] == "[FIRING] [warning] DDD volume spike" and "DDD" not in messages[0]["message"]
     attempts = DeliveryAttempt.objects.order_by("id")
     assert [(a.receiver, a.outcome, a.attempt, a.alerts.count()) for a in attempts] == [

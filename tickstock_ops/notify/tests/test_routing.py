@@ -7,7 +7,6 @@ from django.core.management import CommandError, call_command
 from tickstock_ops import alerts, env
 from tickstock_ops.models import Alert
 from tickstock_ops.notify import routing
-from tickstock_ops.notify.matchers import MatcherError, parse_matchers
 from tickstock_ops.notify.models import Notification, NotificationGroup, Receiver, Route
 
 pytestmark = pytest.mark.django_db
@@ -31,23 +30,11 @@ def receivers(notify_to):
         Receiver.objects.create(name=name, urls=f"json://127.0.0.1:9/{name}")
 
 
-def test_matchers_read_alertmanager_syntax_and_refuse_anything_else():
-    matchers = parse_matchers('severity=critical, exchange!=XNYS\ntype=~price_gap|volume_spike\nsymbol!~"TEST.*"')
-    labels = {"severity": "critical", "exchange": "XNAS", "type": "price_gap", "symbol": "AAPL"}
-    assert all(m.matches(labels) for m in matchers)
-    assert not all(m.matches({**labels, "type": "price_gap_extra"}) for m in matchers)  # regexes are anchored
-    assert not all(m.matches({**labels, "symbol": "TESTX"}) for m in matchers)
-    with pytest.raises(MatcherError, match="'severity' is not label=value"):
-        parse_matchers("severity")
-    with pytest.raises(MatcherError, match="bad regex"):
-        parse_matchers("type=~(")
-
-
 def test_first_matching_child_wins_unless_it_says_continue(receivers):
     critical = Route.objects.create(name="critical", matchers="severity=critical", receiver="pager",
                                     continue_matching=True, position=1)
-    Route.objects.create(name="quality", matchers="source=quality", receiver="mail", position=2)
-    Route.objects.create(name="ipo", matchers="source=ipo", receiver="slack", position=3)
+    Route.objects.create(name="quality", matchers="monitor=quality", receiver="mail", position=2)
+    Route.objects.create(name="ipo", matchers="monitor=ipo", receiver="slack", position=3)
     Route.objects.create(name="nasdaq only", parent=critical, matchers="exchange=XNAS", group_by="symbol")
 
     assert taken_by(alert(severity="critical", exchange="XNAS")) == [
@@ -60,19 +47,20 @@ def test_first_matching_child_wins_unless_it_says_continue(receivers):
 
 def test_children_inherit_what_they_leave_empty(receivers, settings):
     settings.NOTIFY_GROUP_WAIT_SECONDS = 45
-    parent = Route.objects.create(name="quality", matchers="source=quality", receiver="mail", group_wait=5,
+    parent = Route.objects.create(name="quality", matchers="monitor=quality", receiver="mail", group_wait=5,
                                   send_resolved=True)
     Route.objects.create(name="gaps", parent=parent, matchers="type=price_gap", repeat_interval=60)
     [node] = routing.load().routes_for(alert(anomaly_type="price_gap"))[1]
     assert (node.receiver, node.group_wait, node.repeat_interval, node.send_resolved, node.group_by) == (
-        "mail", 5, 60, True, ["source", "type", "exchange"])
+        "mail", 5, 60, True, ["monitor", "type", "exchange"])
 
 
-def test_labels_seen_by_routes_name_the_raising_area_source_and_keep_the_feed_as_data_source():
-    labels = routing.labels_of(alert(source="quality", anomaly_type="data_stale", **{"source_": "x"}))
-    assert labels["source"] == "quality" and labels["type"] == "data_stale"
-    feed = Alert(fingerprint="f", source="quality", severity="info", title="t", labels={"source": "polygon"})
-    assert routing.labels_of(feed)["data_source"] == "polygon" and routing.labels_of(feed)["source"] == "quality"
+def test_routes_match_the_labels_silences_match_regexes_anchored(receivers):
+    Route.objects.create(name="price or volume", matchers='type=~"price_gap|volume_spike", symbol!~"TEST.*"',
+                         receiver="pager")
+    assert taken_by(alert(anomaly_type="price_gap", symbol="AAPL")) == [("root/price or volume", "pager")]
+    assert taken_by(alert(anomaly_type="price_gap_up", symbol="AAPL")) == [("root", "default")]
+    assert taken_by(alert(anomaly_type="volume_spike", symbol="TESTX")) == [("root", "default")]
 
 
 def test_one_alert_is_filed_once_per_route_that_takes_it_in_its_own_group(receivers):
@@ -93,8 +81,10 @@ def test_a_failing_receivers_alert_goes_to_the_other_receivers_only(receivers):
 
 
 def test_bad_routes_and_receivers_are_refused_with_the_reason():
-    with pytest.raises(ValidationError, match="not label=value"):
+    with pytest.raises(ValidationError, match="is not a matcher"):
         Route(name="x", matchers="severity critical").full_clean()
+    with pytest.raises(ValidationError, match="bad regular expression"):
+        Route(name="x", matchers="type=~(").full_clean()
     with pytest.raises(ValidationError, match="no receiver named 'nobody'"):
         Route(name="x", receiver="nobody").full_clean()
     with pytest.raises(ValidationError, match="Apprise cannot use: nonsense://"):
