@@ -3,6 +3,7 @@ are checked against silences, inhibition and acknowledgement once more, then sen
 retried with exponential backoff for up to NOTIFY_RETRY_FOR_SECONDS, and raises the receiver's own alert.
 Every attempt is a DeliveryAttempt row and a `tickstock.alert.notified` event."""
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -19,6 +20,7 @@ from tickstock_ops.notify import conf, messages, routing
 from tickstock_ops.notify.models import DeliveryAttempt, Notification, NotificationGroup
 from tickstock_ops.notify.send import Message, SendResult, send
 
+log = logging.getLogger(__name__)
 Outcome = Notification.Outcome
 Kind = Notification.Kind
 
@@ -55,7 +57,10 @@ def deliver_due(now: datetime | None = None) -> DeliveryReport:
     report = DeliveryReport()
     urls = routing.receiver_urls()
     for group in _claim(now):
-        report.add(_deliver(group, urls.get(group.receiver, []), now))
+        try:
+            report.add(_deliver(group, urls.get(group.receiver, []), now))
+        except Exception:  # one broken group must not hold up the others; its claim lapses and it is retried
+            log.exception("notification group %s could not be delivered", group.pk)
     return report
 
 
@@ -102,11 +107,16 @@ def _deliver(group: NotificationGroup, urls: list[str], now: datetime) -> Delive
 
 def _drop_muted(pending: list[Notification], now: datetime) -> int:
     dropped, active = [], silences.active(now) if pending else []
+    told = set() if all(item.kind == Kind.FIRING for item in pending) else set(
+        Notification.objects.filter(group=pending[0].group_id, kind=Kind.FIRING, outcome=Outcome.SENT)
+        .values_list("alert_id", flat=True))
     for item in pending:
         if item.kind == Kind.FIRING:
             reason = is_muted(item.alert, now, active)
+        elif item.alert.state != Alert.State.RESOLVED:
+            reason = "fired again before sending"
         else:
-            reason = "" if item.alert.state == Alert.State.RESOLVED else "fired again before sending"
+            reason = "" if item.alert_id in told else "resolved before its firing was sent"
         if reason:
             item.outcome, item.done_at, item.note = Outcome.SUPPRESSED, now, reason
             dropped.append(item)
@@ -239,3 +249,13 @@ def send_test(receiver: str, urls: list[str], requested_by: str) -> DeliveryAtte
             error=result.error)
         publish("tickstock.alert.notified", notified_payload(attempt, None, []))
     return attempt
+
+
+def prune(now: datetime | None = None) -> int:
+    """Forget attempts, finished notifications and idle groups older than NOTIFY_ATTEMPT_RETENTION_DAYS."""
+    cutoff = (now or timezone.now()) - timedelta(days=conf.get("NOTIFY_ATTEMPT_RETENTION_DAYS"))
+    deleted = DeliveryAttempt.objects.filter(at__lt=cutoff).delete()[0]
+    deleted += Notification.objects.filter(done_at__lt=cutoff).exclude(outcome=Outcome.PENDING).delete()[0]
+    idle = NotificationGroup.objects.filter(due_at__isnull=True, created_at__lt=cutoff).filter(
+        Q(last_sent_at__isnull=True) | Q(last_sent_at__lt=cutoff)).exclude(notifications__outcome=Outcome.PENDING)
+    return deleted + idle.delete()[0]

@@ -89,17 +89,19 @@ def receiver_urls() -> dict[str, list[str]]:
 
 
 def load() -> Tree:
-    """The tree as configured now: a few small queries, once per batch of alert changes."""
+    """The tree as configured now: a few small queries, once per batch of alert changes (one when no receiver
+    is configured at all)."""
+    receivers = receiver_urls()
     root = Node(path="root", receiver=DEFAULT_RECEIVER, group_by=list(conf.get("NOTIFY_GROUP_BY")),
                 group_wait=int(conf.get("NOTIFY_GROUP_WAIT_SECONDS")),
                 group_interval=int(conf.get("NOTIFY_GROUP_INTERVAL_SECONDS")),
                 repeat_interval=int(conf.get("NOTIFY_REPEAT_INTERVAL_SECONDS")), send_resolved=False)
-    routes = list(Route.objects.filter(enabled=True).order_by("position", "id"))
-    by_parent: dict[int | None, list[Route]] = {}
-    for route in routes:
-        by_parent.setdefault(route.parent_id, []).append(route)
-    _attach(root, None, by_parent)
-    return Tree(root, receiver_urls())
+    if any(receivers.values()):
+        by_parent: dict[int | None, list[Route]] = {}
+        for route in Route.objects.filter(enabled=True).order_by("position", "id"):
+            by_parent.setdefault(route.parent_id, []).append(route)
+        _attach(root, None, by_parent)
+    return Tree(root, receivers)
 
 
 def _attach(node: Node, parent_id: int | None, by_parent: dict[int | None, list[Route]]) -> None:

@@ -39,8 +39,8 @@ def test_a_scans_alerts_reach_the_webhook_as_one_message_per_group_after_group_w
                          + [alerts.Firing("quality:volume_spike:DDD", "quality", "DDD volume spike", "warning",
                                           {"symbol": "DDD", "anomaly_type": "volume_spike", "exchange": "XNYS"})])
 
-    assert deliver.deliver_due(later(29)).sent == 0 and webhook.received == []
-    report = deliver.deliver_due(later(31))
+    assert deliver.deliver_due(later(9)).sent == 0 and webhook.received == []  # group_wait: 10 s by default
+    report = deliver.deliver_due(later(11))
 
     assert report.sent == 4
     messages = sorted(webhook.wait_for(2), key=lambda m: m["title"])
@@ -227,3 +227,29 @@ def test_a_new_group_starts_a_deliverer_in_the_cluster_once_committed(notify_to,
         anomaly("CCC")
     [task] = OrmQ.objects.all()
     assert task.task["func"] == "tickstock_ops.notify.tasks.deliver_notifications"
+
+
+def test_a_resolution_whose_firing_was_never_sent_is_not_sent_alone(webhook, notify_to):
+    notify_to(webhook.url)
+    Route.objects.create(name="with resolutions", send_resolved=True)
+    anomaly("AAA")
+    alerts.resolve("quality:price_anomaly:AAA")
+
+    assert deliver.deliver_due(later(11)).suppressed == 2
+    assert webhook.received == []
+    assert set(Notification.objects.values_list("note", flat=True)) == {
+        "resolved before sending", "resolved before its firing was sent"}
+
+
+def test_old_attempts_notifications_and_idle_groups_are_pruned(webhook, notify_to, settings):
+    notify_to(webhook.url)
+    settings.NOTIFY_ATTEMPT_RETENTION_DAYS = 30
+    settings.NOTIFY_REPEAT_INTERVAL_SECONDS = 60
+    anomaly("AAA")
+    deliver.deliver_due(later(11))
+    alerts.resolve("quality:price_anomaly:AAA")
+    deliver.deliver_due(later(100))  # the repeat finds nothing firing: the group goes idle
+
+    assert deliver.prune(later(29 * 86400)) == 0
+    assert deliver.prune(later(31 * 86400)) > 0
+    assert not DeliveryAttempt.objects.exists() and not NotificationGroup.objects.exists()
