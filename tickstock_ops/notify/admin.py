@@ -1,4 +1,7 @@
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from tickstock_ops.notify import deliver
 from tickstock_ops.notify.models import (
@@ -25,20 +28,33 @@ class ReceiverAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         configured = receiver_urls()[DEFAULT_RECEIVER]
-        extra_context = {**(extra_context or {}), "title": "Receivers (the `default` receiver is "
+        extra_context = {**(extra_context or {}), "default_configured": bool(configured),
+                         "title": "Receivers (the `default` receiver is "
                          + (", ".join(redact(u) for u in configured) if configured else "not configured")
                          + ": TICKSTOCK_NOTIFY_URLS)"}
         return super().changelist_view(request, extra_context)
 
+    def get_urls(self):
+        test_default = self.admin_site.admin_view(require_POST(self.test_default_view))
+        return [path("test-default/", test_default, name="notify_receiver_test_default"), *super().get_urls()]
+
+    def test_default_view(self, request):
+        if not self.has_view_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        self._report(request, DEFAULT_RECEIVER, receiver_urls()[DEFAULT_RECEIVER])
+        return HttpResponseRedirect(reverse("admin:notify_receiver_changelist"))
+
     @admin.action(description="Send a test notification to the selected receivers")
     def send_test(self, request, queryset):
         for receiver in queryset:
-            attempt = deliver.send_test(receiver.name, receiver.url_list(), request.user.get_username())
-            if attempt.outcome == DeliveryAttempt.Outcome.SENT:
-                self.message_user(request, f"{receiver.name}: accepted in {attempt.latency_ms:.0f} ms.",
-                                  messages.SUCCESS)
-            else:
-                self.message_user(request, f"{receiver.name}: failed: {attempt.error}", messages.ERROR)
+            self._report(request, receiver.name, receiver.url_list())
+
+    def _report(self, request, name: str, urls: list[str]) -> None:
+        attempt = deliver.send_test(name, urls, request.user.get_username())
+        if attempt.outcome == DeliveryAttempt.Outcome.SENT:
+            self.message_user(request, f"{name}: accepted in {attempt.latency_ms:.0f} ms.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"{name}: failed: {attempt.error}", messages.ERROR)
 
 
 @admin.register(Route)

@@ -62,4 +62,4 @@ def send(urls: list[str], message: Message) -> SendResult:
 
 
 def _without_timestamps(text: str) -> str:
-    return re.sub(r"^\d{4}-\d\d-\d\d [\d:,]+ - ", "", text, flags=re.MULTILINE)
+    return re.sub(r"^\d{4}-\d\d-\d\d [\d:,]+ - (?:[A-Z]+ - )?", "", text, flags=re.MULTILINE)

@@ -192,6 +192,20 @@ def test_the_admin_test_action_sends_and_logs(webhook, admin_client):
     assert notified()[0]["alert_ids"] == []
 
 
+def test_the_default_receiver_has_its_test_button_and_a_failure_is_shown(webhook, notify_to, admin_client):
+    notify_to(webhook.url)
+    assert "Send a test notification to default" in admin_client.get("/admin/notify/receiver/").content.decode()
+    response = admin_client.post("/admin/notify/receiver/test-default/", follow=True)
+    [shown] = [str(message) for message in response.context["messages"]]
+    assert shown.startswith("default: accepted in") and len(webhook.wait_for(1)) == 1
+
+    webhook.stop()
+    response = admin_client.post("/admin/notify/receiver/test-default/", follow=True)
+    [shown] = [str(message) for message in response.context["messages"]]
+    assert shown.startswith("default: failed: A Connection error occurred sending JSON notification")
+    assert list(DeliveryAttempt.objects.order_by("id").values_list("outcome", flat=True)) == ["sent", "failed"]
+
+
 def test_the_alert_page_and_admin_show_each_attempt(webhook, notify_to, admin_client):
     notify_to(webhook.url)
     alert = anomaly("AAA")
