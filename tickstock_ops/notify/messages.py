@@ -21,7 +21,7 @@ def alert_url(alert: Alert) -> str:
 
 def build(group: NotificationGroup, firing: list[Alert], resolved: list[Alert], *, repeat: bool = False) -> Message:
     """One message for a group: the alerts that fire (all of them again for a repeat) and those that resolved."""
-    scope = " · ".join(value for value in group.labels.values() if value) or group.route
+    scope = group.scope or group.route
     if firing:
         worst = min((alert.severity for alert in firing), key=SEVERITY_ORDER.index)
         head = f"[FIRING:{len(firing)}]" if len(firing) > 1 else "[FIRING]"

@@ -90,6 +90,7 @@ class NotificationGroup(models.Model):
     route = models.CharField(max_length=300, help_text="the route's path in the tree")
     receiver = models.CharField(max_length=50)
     labels = models.JSONField(default=dict)
+    scope = models.CharField(max_length=300, blank=True, help_text="the group_by values in the route's order")
     group_interval = models.PositiveIntegerField()
     repeat_interval = models.PositiveIntegerField()
     due_at = models.DateTimeField(null=True, blank=True)
@@ -103,8 +104,7 @@ class NotificationGroup(models.Model):
                                 condition=models.Q(due_at__isnull=False))]
 
     def __str__(self) -> str:
-        labels = ", ".join(f"{k}={v}" for k, v in self.labels.items() if v)
-        return f"{self.receiver} · {self.route}" + (f" · {labels}" if labels else "")
+        return f"{self.receiver} · {self.route}" + (f" · {self.scope}" if self.scope else "")
 
 
 class Notification(models.Model):

@@ -50,6 +50,7 @@ def _groups(wanted: dict[str, tuple[routing.Node, dict]], now: datetime) -> dict
     """The groups of `wanted`, created where missing, locked until the caller's transaction ends."""
     NotificationGroup.objects.bulk_create([
         NotificationGroup(key=key, route=node.path, receiver=node.receiver, labels=values,
+                          scope=" · ".join(value for value in values.values() if value)[:300],
                           group_interval=node.group_interval, repeat_interval=node.repeat_interval, created_at=now)
         for key, (node, values) in wanted.items()], ignore_conflicts=True)
     groups = {group.key: group for group in

@@ -69,8 +69,8 @@ def test_one_alert_is_filed_once_per_route_that_takes_it_in_its_own_group(receiv
     for symbol in ("AAA", "BBB"):
         alerts.fire(f"quality:price_gap:{symbol}", source="quality", title=symbol,
                     labels={"anomaly_type": "price_gap", "symbol": symbol, "exchange": "XNAS"})
-    groups = {(g.receiver, tuple(g.labels.values())): g.notifications.count() for g in NotificationGroup.objects.all()}
-    assert groups == {("mail", ("quality", "price_gap", "XNAS")): 2, ("pager", ("AAA",)): 1, ("pager", ("BBB",)): 1}
+    groups = {(g.receiver, g.scope): g.notifications.count() for g in NotificationGroup.objects.all()}
+    assert groups == {("mail", "quality · price_gap · XNAS"): 2, ("pager", "AAA"): 1, ("pager", "BBB"): 1}
 
 
 def test_a_failing_receivers_alert_goes_to_the_other_receivers_only(receivers):
