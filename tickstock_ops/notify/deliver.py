@@ -56,9 +56,11 @@ def deliver_due(now: datetime | None = None) -> DeliveryReport:
     now = now or timezone.now()
     report = DeliveryReport()
     urls = routing.receiver_urls()
+    failing = set(Alert.objects.filter(fingerprint__startswith=receiver_fingerprint(""), state__in=alerts.OPEN_STATES)
+                  .values_list("fingerprint", flat=True))
     for group in _claim(now):
         try:
-            report.add(_deliver(group, urls.get(group.receiver, []), now))
+            report.add(_deliver(group, urls.get(group.receiver, []), now, failing))
         except Exception:  # one broken group must not hold up the others; its claim lapses and it is retried
             log.exception("notification group %s could not be delivered", group.pk)
     return report
@@ -73,7 +75,8 @@ def _claim(now: datetime, limit: int = 200) -> list[NotificationGroup]:
     return list(NotificationGroup.objects.filter(pk__in=claimed).order_by("due_at"))
 
 
-def _deliver(group: NotificationGroup, urls: list[str], now: datetime) -> DeliveryReport:
+def _deliver(group: NotificationGroup, urls: list[str], now: datetime, failing: set[str]) -> DeliveryReport:
+    """Send one due group; `failing` holds the fingerprints of receivers' open failure alerts (updated here)."""
     pending = list(group.notifications.filter(outcome=Outcome.PENDING).select_related("alert").order_by("id"))
     report = DeliveryReport(suppressed=_drop_muted(pending, now))
     pending = [item for item in pending if item.outcome == Outcome.PENDING]
@@ -98,9 +101,13 @@ def _deliver(group: NotificationGroup, urls: list[str], now: datetime) -> Delive
         _record(group, kind, message, result, firing + resolved, now)
         if result.ok:
             _succeeded(group, pending, now, result)
+            if receiver_fingerprint(group.receiver) in failing:
+                alerts.resolve(receiver_fingerprint(group.receiver))
+                failing.discard(receiver_fingerprint(group.receiver))
             report.sent += len(pending) or len(firing)
         else:
             _failed(group, now, result)
+            failing.add(receiver_fingerprint(group.receiver))
             report.failed += len(pending) or len(firing)
     return report
 
@@ -166,7 +173,6 @@ def _succeeded(group: NotificationGroup, pending: list[Notification], now: datet
     still_firing = Notification.objects.filter(group=group, kind=Kind.FIRING, outcome=Outcome.SENT,
                                                alert__state=Alert.State.FIRING).exists()
     _finish(group, due_at=now + timedelta(seconds=group.repeat_interval) if still_firing else None)
-    alerts.resolve(receiver_fingerprint(group.receiver))
 
 
 def _failed(group: NotificationGroup, now: datetime, result: SendResult) -> None:

@@ -36,30 +36,40 @@ def enqueue(changes: list[tuple[Alert, str]], now: datetime) -> int:
             items.append((key, alert, kind))
     if not items:
         return 0
-    groups = _groups(wanted, now)
+    groups, created = _groups(wanted, now)
     Notification.objects.bulk_create([
         Notification(group=groups[key], alert=alert, kind=kind, created_at=now) for key, alert, kind in items])
-    rescheduled = [group for group in groups.values() if _schedule(group, wanted[group.key][0], now)]
+    rescheduled = [group for key, group in groups.items()
+                   if key not in created and _schedule(group, wanted[key][0], now)]
     NotificationGroup.objects.bulk_update(rescheduled, ["due_at"])
-    if rescheduled:
+    if created or rescheduled:
         transaction.on_commit(_kick, robust=True)
     return len(items)
 
 
-def _groups(wanted: dict[str, tuple[routing.Node, dict]], now: datetime) -> dict[str, NotificationGroup]:
-    """The groups of `wanted`, created where missing, locked until the caller's transaction ends."""
+def _groups(wanted: dict[str, tuple[routing.Node, dict]], now: datetime) -> tuple[dict, set[str]]:
+    """The groups of `wanted`, locked until the caller's transaction ends, and the keys of those this call
+    created (due after their route's group_wait)."""
+    locked = NotificationGroup.objects.select_for_update().order_by("key")
+    groups = {group.key: group for group in locked.filter(key__in=list(wanted))}
+    missing = [key for key in wanted if key not in groups]
     NotificationGroup.objects.bulk_create([
         NotificationGroup(key=key, route=node.path, receiver=node.receiver, labels=values,
                           scope=" · ".join(value for value in values.values() if value)[:300],
-                          group_interval=node.group_interval, repeat_interval=node.repeat_interval, created_at=now)
-        for key, (node, values) in wanted.items()], ignore_conflicts=True)
-    groups = {group.key: group for group in
-              NotificationGroup.objects.select_for_update().filter(key__in=list(wanted)).order_by("key")}
-    for key, group in groups.items():  # a route's intervals may have been edited since the group was made
+                          group_interval=node.group_interval, repeat_interval=node.repeat_interval,
+                          due_at=now + timedelta(seconds=node.group_wait), created_at=now)
+        for key, (node, values) in ((key, wanted[key]) for key in missing)], ignore_conflicts=True)
+    made = {group.key: group for group in locked.filter(key__in=missing)} if missing else {}
+    created = {key for key, group in made.items() if group.created_at == now}  # not another process's
+    groups.update(made)
+    edited = []  # a route's intervals may have been edited since its group was made
+    for key, group in groups.items():
         node = wanted[key][0]
-        group.group_interval, group.repeat_interval = node.group_interval, node.repeat_interval
-    NotificationGroup.objects.bulk_update(list(groups.values()), ["group_interval", "repeat_interval"])
-    return groups
+        if (group.group_interval, group.repeat_interval) != (node.group_interval, node.repeat_interval):
+            group.group_interval, group.repeat_interval = node.group_interval, node.repeat_interval
+            edited.append(group)
+    NotificationGroup.objects.bulk_update(edited, ["group_interval", "repeat_interval"])
+    return groups, created
 
 
 def _schedule(group: NotificationGroup, node: routing.Node, now: datetime) -> bool:

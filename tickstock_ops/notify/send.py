@@ -43,14 +43,12 @@ def redact(url: str) -> str:
 
 def send(urls: list[str], message: Message) -> SendResult:
     """Send to every URL; succeeds only if all of them accepted the message."""
-    bad = invalid_urls(urls)
-    if bad or not urls:
-        return SendResult(False, 0.0, f"Apprise cannot use: {', '.join(bad)}" if bad else "no URLs configured")
     import apprise
 
     client = apprise.Apprise()
-    for url in urls:
-        client.add(url)
+    bad = [redact(url) for url in urls if not client.add(url)]
+    if bad or not urls:
+        return SendResult(False, 0.0, f"Apprise cannot use: {', '.join(bad)}" if bad else "no URLs configured")
     started = time.perf_counter()
     with apprise.LogCapture(level=logging.WARNING) as log:
         result = client.notify(title=message.title, body=message.body,
