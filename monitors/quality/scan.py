@@ -270,7 +270,7 @@ def _detection_delays(findings: list[checks.Finding], interval: str, profiles) -
             end = closes[(day, exchange)]
         else:
             end = calendar.utc(finding.ts) + pd.Timedelta(interval.replace("m", "min"))
-        if pd.notna(end) and timedelta(0) <= now - end <= timedelta(days=1):
+        if pd.notna(end) and pd.Timedelta(0) <= now - end <= pd.Timedelta(days=1):
             delays.append((now - end).total_seconds())
     return delays
 
