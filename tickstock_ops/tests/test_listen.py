@@ -50,7 +50,7 @@ def test_a_new_group_without_from_start_sees_only_new_events(redis_conn):
     process = testing.manage("listen", "--types", "tickstock.ipo.*", "--group", "late", "--max-events", "2",
                              stdout=subprocess.PIPE, text=True)
     try:
-        testing.wait_until(lambda: joined(redis_conn, "tickstock.ipo.detected", "late"), what="the group")
+        testing.wait_until(lambda: joined(redis_conn, "tickstock.ipo.detected", "late"), timeout=120, what="the group")
         fresh = publish_many("tickstock.ipo.detected", 2)
         output, _ = process.communicate(timeout=30)
     finally:
