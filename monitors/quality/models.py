@@ -29,6 +29,22 @@ class Bar(models.Model):
         return f"{self.symbol} {self.interval} {self.ts:%Y-%m-%d %H:%M} ({self.source})"
 
 
+class LatestBar(models.Model):
+    """The newest stored bar per symbol, source and interval, kept by the bar writer in the transaction that stores
+    the bars: who is fresh is known without re-reading bars, and the intraday scan starts from it
+    (docs/quality-scans.md)."""
+
+    pk = models.CompositePrimaryKey("symbol", "source", "interval")
+    symbol = models.CharField(max_length=20)
+    source = models.CharField(max_length=30)
+    interval = models.CharField(max_length=4, choices=INTERVAL_CHOICES)
+    ts = models.DateTimeField(help_text="The newest bar's timestamp.")
+    stored_at = models.DateTimeField(help_text="When that bar was stored.")
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.interval} newest {self.ts:%Y-%m-%d %H:%M} ({self.source})"
+
+
 class CorporateAction(models.Model):
     class Kind(models.TextChoices):
         SPLIT = "split"

@@ -1,30 +1,21 @@
 """One quality scan: read the bars once, run every check over arrays, score, store, publish, alert."""
 
-import io
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from monitors.quality import calendar, checks, conf, pgcopy, scoring
-from monitors.quality.models import Anomaly, Bar, CorporateAction, PublishedAnomaly, Report, Scan
+from monitors.quality import bulk_insert, calendar, checks, conf, reads, scoring
+from monitors.quality.models import Anomaly, PublishedAnomaly, Report, Scan
 from monitors.quality.thresholds import symbol_profiles, thresholds_for
 from tickstock_ops import alerts, slo
 from tickstock_ops.events import publish, publish_many
 from tickstock_ops.progress import ProgressCallback
 
-BAR_COLUMNS = ["symbol", "source", "ts", "open", "high", "low", "close", "volume"]
-READ_ROW = np.dtype([
-    ("fields", ">i2"), ("symbol_len", ">i4"), ("symbol", "S20"), ("source_len", ">i4"), ("source", "S30"),
-    ("ts_len", ">i4"), ("ts", ">i8"), ("open_len", ">i4"), ("open", ">f8"), ("high_len", ">i4"), ("high", ">f8"),
-    ("low_len", ">i4"), ("low", ">f8"), ("close_len", ">i4"), ("close", ">f8"), ("volume_len", ">i4"),
-    ("volume", ">i8"),
-])
 ALERT_SEVERITIES = ("critical", "warning")
 
 
@@ -43,36 +34,68 @@ class ScanResult:
         }
 
 
+@dataclass
+class Examination:
+    """What a scan found before storing anything: the symbols scanned, their profiles and sources, the findings."""
+
+    scanned: list[str]
+    profiles: dict
+    sources: dict[str, list[str]]
+    findings: list[checks.Finding]
+    types: tuple[str, ...]
+
+
 def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, symbols: list[str] | None = None,
-             interval: str = "1d", kind: str = Scan.Kind.FULL, progress: ProgressCallback | None = None) -> ScanResult:
-    """Scan bars of `interval` as of `as_of` (default now), reporting anomalies on bars in (since, as_of];
+             interval: str = "1d", kind: str = Scan.Kind.FULL, full: bool = False,
+             progress: ProgressCallback | None = None) -> ScanResult:
+    """Scan bars of `interval` as of `as_of` (default now), reporting anomalies on bars in (since, as_of].
+    An intraday scan reads only what arrived since the previous one unless `full` (docs/quality-scans.md);
     `progress` hears of each of the scan's four stages."""
     step = progress or (lambda done, total, stage="": None)
     step(0, 4, "reading bars")
     started = time.perf_counter()
     as_of_ts = calendar.utc(as_of or timezone.now())
     since_ts = calendar.utc(since) if since is not None else _previous_as_of(as_of_ts, interval, kind)
+    seen = examine(as_of_ts, since_ts, symbols, interval, kind, full, step)
+    step(2, 4, "storing reports")
+    scan, reports = _store(seen.findings, seen.scanned, seen.profiles, seen.sources, as_of_ts, since_ts, interval,
+                           kind, started)
+    step(3, 4, "alerting")
+    _alert(seen.findings, seen.scanned, interval, seen.types, scan, seen.profiles)
+    step(4, 4, "done")
+    return ScanResult(scan, reports)
+
+
+def examine(as_of: pd.Timestamp, since: pd.Timestamp | None, symbols: list[str] | None, interval: str, kind: str,
+            full: bool = False, step: ProgressCallback | None = None) -> Examination:
+    """Read the bars and run the checks, storing nothing."""
     types = checks.ALL_TYPES if kind == Scan.Kind.FULL else checks.INTRADAY_TYPES
-    bars = read_bars(interval, _read_start(interval, since_ts, as_of_ts, kind), as_of_ts, symbols)
+    bars = _read(interval, since, as_of, kind, types, symbols, full)
     found = set(bars["symbol"].unique())
     scanned = sorted(found | set(symbols or []))
     profiles = symbol_profiles(scanned)
     thresholds = {equity_type: thresholds_for(equity_type) for equity_type in {p.equity_type for p in
                                                                                  profiles.values()}}
-    universe = checks.Universe(interval=interval, as_of=as_of_ts, since=since_ts, profiles=profiles,
-                               thresholds=thresholds, actions=read_actions(scanned), types=types)
-    step(1, 4, f"checking {len(scanned)} symbols")
-    findings = checks.run(bars, universe)
-    findings += _absent(symbols or [], found, as_of_ts, interval)
+    universe = checks.Universe(interval=interval, as_of=as_of, since=since, profiles=profiles,
+                               thresholds=thresholds, actions=reads.read_actions(scanned), types=types)
+    if step:
+        step(1, 4, f"checking {len(scanned)} symbols")
+    findings = checks.run(bars, universe) + _absent(symbols or [], found, as_of, interval)
     sources: dict[str, list[str]] = defaultdict(list)
     for symbol, source in bars[["symbol", "source"]].drop_duplicates().itertuples(index=False):
         sources[symbol].append(source)
-    step(2, 4, "storing reports")
-    scan, reports = _store(findings, scanned, profiles, sources, as_of_ts, since_ts, interval, kind, started)
-    step(3, 4, "alerting")
-    _alert(findings, scanned, interval, types, scan, profiles)
-    step(4, 4, "done")
-    return ScanResult(scan, reports)
+    return Examination(scanned, profiles, {symbol: sorted(names) for symbol, names in sources.items()}, findings,
+                       types)
+
+
+def _read(interval, since, as_of, kind, types, symbols, full) -> pd.DataFrame:
+    """The bars the checks need: the whole look-back window, or for a scheduled intraday scan whose checks look
+    one bar back (freshness) the increment since the previous scan, which gives the same findings."""
+    start = _read_start(interval, since, as_of, kind)
+    if (not full and kind == Scan.Kind.INTRADAY and since is not None and since < as_of
+            and set(types) <= set(checks.FRESHNESS_TYPES)):
+        return reads.read_increment(interval, since, as_of, start, symbols)
+    return reads.read_bars(interval, start, as_of, symbols)
 
 
 def _previous_as_of(as_of: pd.Timestamp, interval: str, kind: str) -> pd.Timestamp | None:
@@ -101,95 +124,6 @@ def _read_start(interval: str, since: pd.Timestamp | None, as_of: pd.Timestamp, 
     return calendar.session_bounds(pd.DatetimeIndex([first]))[0].iloc[0]
 
 
-def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
-              symbols: list[str] | None = None) -> pd.DataFrame:
-    """Every bar of `interval` in [start, end] (of `symbols`, when given) in one query, as a typed frame."""
-    adapt = connection.ops.adapt_datetimefield_value
-    where = ["interval = %s", "ts <= %s"]
-    params: list = [interval, adapt(end.to_pydatetime())]
-    if start is not None:
-        where.append("ts >= %s")
-        params.append(adapt(start.to_pydatetime()))
-    if symbols:
-        where.append("symbol IN (" + ", ".join(["%s"] * len(symbols)) + ")")
-        params.extend(symbols)
-    sql = (f"SELECT symbol, source, ts, open, high, low, close, volume FROM {Bar._meta.db_table} "
-           f"WHERE {' AND '.join(where)}")
-    if connection.vendor == "postgresql":
-        frame = _copy_out(sql, params)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            frame = pd.DataFrame(cursor.fetchall(), columns=BAR_COLUMNS)
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
-        frame = frame.astype({"symbol": "category", "source": "category"})
-    for name in ("open", "high", "low", "close", "volume"):
-        frame[name] = frame[name].astype(float)
-    return frame.sort_values(["symbol", "source", "ts"], kind="stable", ignore_index=True)
-
-
-def _copy_out(sql: str, params: list) -> pd.DataFrame:
-    """PostgreSQL: stream the rows out with a binary COPY of fixed-width rows, read by numpy without parsing."""
-    buffer = io.BytesIO()
-    fixed = sql.replace("SELECT symbol, source,", "SELECT symbol::char(20), source::char(30),", 1)
-    with connection.cursor() as cursor:
-        query = cursor.cursor.mogrify(fixed, params).decode()
-        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH BINARY", buffer)
-    body = pgcopy.rows_of(buffer)
-    rows = np.frombuffer(body, dtype=READ_ROW) if len(body) % READ_ROW.itemsize == 0 else None
-    if rows is None or not _fixed_width(rows):
-        return _copy_out_csv(sql, params)  # a symbol or source with multi-byte characters: not fixed width
-    frame = pd.DataFrame({
-        "symbol": _categories(rows["symbol"]), "source": _categories(rows["source"]),
-        "ts": pd.to_datetime((rows["ts"].astype(np.int64) + pgcopy.PG_EPOCH_US) * 1000, utc=True),
-    })
-    for name in ("open", "high", "low", "close", "volume"):
-        frame[name] = rows[name].astype(np.float64)
-    return frame
-
-
-def _fixed_width(rows: np.ndarray) -> bool:
-    expected = {"fields": 8, "symbol_len": 20, "source_len": 30, "ts_len": 8, "open_len": 8, "high_len": 8,
-                "low_len": 8, "close_len": 8, "volume_len": 8}
-    return all(bool((rows[name] == value).all()) for name, value in expected.items())
-
-
-def _categories(padded: np.ndarray) -> pd.Categorical:
-    """Space-padded names as categories. Names of up to 8 bytes (nearly every ticker) are factorized as integers."""
-    padded = np.ascontiguousarray(padded)
-    raw = padded.view(np.uint8).reshape(len(padded), padded.itemsize)
-    if len(padded) and (raw[:, 8:] == ord(" ")).all():
-        keys = np.ascontiguousarray(raw[:, :8]).view("<u8").ravel()
-    else:
-        keys = padded.astype(object)
-    codes, distinct = pd.factorize(keys)
-    first = np.empty(len(distinct), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return pd.Categorical.from_codes(codes, [padded[i].decode().rstrip() for i in first])
-
-
-def _copy_out_csv(sql: str, params: list) -> pd.DataFrame:
-    buffer = io.BytesIO()
-    with connection.cursor() as cursor:
-        query = cursor.cursor.mogrify(sql, params).decode()
-        cursor.cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
-    buffer.seek(0)
-    frame = pd.read_csv(buffer, names=BAR_COLUMNS, header=None, dtype={"symbol": "category", "source": "category"},
-                        keep_default_na=False, na_values=[])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
-    return frame
-
-
-def read_actions(symbols: list[str]) -> pd.DataFrame:
-    rows = []
-    for start in range(0, len(symbols), 5000):
-        rows += list(CorporateAction.objects.filter(symbol__in=symbols[start:start + 5000])
-                     .values_list("symbol", "date", "kind", "ratio"))
-    frame = pd.DataFrame(rows, columns=["symbol", "date", "kind", "ratio"])
-    frame["date"] = pd.to_datetime(frame["date"])
-    return frame
-
-
 def _absent(requested: list[str], found: set[str], as_of: pd.Timestamp, interval: str) -> list[checks.Finding]:
     return [checks.Finding(symbol=symbol, type="coverage_gap", severity="critical", ts=as_of, value=None,
                            threshold=None, extra={"span": "its history"},
@@ -211,21 +145,19 @@ def _store(findings, scanned, profiles, sources, as_of, since, interval, kind, s
             others = [s for s in sources.get(symbol, []) if s != primary]
             score = scoring.scores(mine)
             advice = scoring.recommendations(mine, interval, others)
-            rows.append(Report(scan=scan, symbol=symbol, equity_type=profiles[symbol].equity_type,
-                               recommendations=advice, **score))
+            rows.append({"scan_id": scan.pk, "symbol": symbol, "equity_type": profiles[symbol].equity_type,
+                         "recommendations": advice, **score})
             payloads.append({"symbol": symbol, **score, "anomalies": [anomaly_dict(f, interval) for f in mine],
                              "recommendations": advice})
-        reports = Report.objects.bulk_create(rows, batch_size=2000)
-        report_ids = {report.symbol: report.pk for report in reports}
-        if any(pk is None for pk in report_ids.values()):
-            report_ids = dict(Report.objects.filter(scan=scan).values_list("symbol", "pk"))
+        bulk_insert.insert(Report, rows)
+        report_ids = dict(Report.objects.filter(scan=scan).values_list("symbol", "pk"))
         new = _first_sightings(findings, interval, scan)
-        Anomaly.objects.bulk_create([
-            Anomaly(report_id=report_ids[f.symbol], symbol=f.symbol, anomaly_type=f.type, severity=f.severity,
-                    interval=interval, source=f.source, ts=f.ts.to_pydatetime(), value=f.value,
-                    threshold=f.threshold, detail=f.detail, context=f.extra, first_seen=_key(f) in new)
+        bulk_insert.insert(Anomaly, [
+            {"report_id": report_ids[f.symbol], "symbol": f.symbol, "anomaly_type": f.type, "severity": f.severity,
+             "interval": interval, "source": f.source, "ts": f.ts.to_pydatetime(), "value": f.value,
+             "threshold": f.threshold, "detail": f.detail, "context": f.extra, "first_seen": _key(f) in new}
             for f in findings
-        ], batch_size=2000)
+        ])
         fresh: dict[str, list[dict]] = defaultdict(list)
         for finding in findings:
             if _key(finding) in new:
@@ -297,11 +229,11 @@ def _first_sightings(findings: list[checks.Finding], interval: str, scan: Scan) 
     return new
 
 
-def _means(rows: list[Report]) -> dict:
+def _means(rows: list[dict]) -> dict:
     if not rows:
         return {}
     names = ("price_score", "volume_score", "freshness_score", "overall_score")
-    return {name: round(sum(getattr(r, name) for r in rows) / len(rows), 2) for name in names}
+    return {name: round(sum(row[name] for row in rows) / len(rows), 2) for name in names}
 
 
 def scan_completed_payload(scan: Scan) -> dict:

@@ -104,21 +104,22 @@ def _intraday_staleness(primary: pd.DataFrame, universe: Universe, exchange: str
     session = calendar.current_session(as_of, exchange)
     if session is None:
         return []
-    bar = pd.Timedelta(minutes=_interval_minutes(universe.interval))
+    bar_ns = pd.Timedelta(minutes=_interval_minutes(universe.interval)).value
     newest = primary["ts"].groupby(primary["symbol"].to_numpy()).max()
     opened = calendar.get_calendar(exchange).session_open(session)
+    limits = np.array([universe.thresholds[universe.profiles[symbol].equity_type]["stale_minutes"]
+                       for symbol in newest.index], dtype=float)
+    ages = (as_of.value - np.maximum(nanos(newest) + bar_ns, opened.value)) / 1e9 / 60  # as Timedelta.total_seconds
     findings = []
-    for symbol, last in newest.items():
-        limit = universe.thresholds[universe.profiles[symbol].equity_type]["stale_minutes"]
-        reference = max(last + bar, opened)
-        age = (as_of - reference).total_seconds() / 60
-        if age > limit:
-            findings.append(Finding(
-                symbol=symbol, type="data_stale", severity="critical" if age > 6 * limit else "warning",
-                ts=last, value=round(age, 1), threshold=limit,
-                detail=f"newest bar {last:%Y-%m-%d %H:%M} UTC is {age:.0f} minutes old while {exchange} is open",
-                extra={"newest": f"{last:%Y-%m-%d %H:%M} UTC"},
-            ))
+    for i in np.nonzero(ages > limits)[0]:
+        symbol, last, age, limit = newest.index[i], newest.iloc[i], ages[i], limits[i]
+        findings.append(Finding(
+            symbol=symbol, type="data_stale", severity="critical" if age > 6 * limit else "warning",
+            ts=last, value=round(float(age), 1), threshold=universe.thresholds[
+                universe.profiles[symbol].equity_type]["stale_minutes"],
+            detail=f"newest bar {last:%Y-%m-%d %H:%M} UTC is {age:.0f} minutes old while {exchange} is open",
+            extra={"newest": f"{last:%Y-%m-%d %H:%M} UTC"},
+        ))
     return findings
 
 
@@ -148,24 +149,35 @@ def _intraday_holes(primary: pd.DataFrame, universe: Universe, exchange: str,
     tail = np.where(ends_group & session_over, close_ns[ses] - (t + bar_ns), 0)
     findings = []
     # A hole becomes certain when the next bar arrives (or the session closes): that moment is its ts, so a scan
-    # reporting on (since, as_of] reports each hole exactly once.
+    # reporting on (since, as_of] reports each hole exactly once; holes outside that window are not built at all.
     for mask, begin, length in ((hole > limit_ns, previous_end, hole), (tail > limit_ns, t + bar_ns, tail)):
-        for i in np.nonzero(mask)[0]:
+        for i in np.nonzero(mask & _in_window_ns(begin + length, universe, slack=1000))[0]:
             begin_ts = pd.Timestamp(begin[i], tz="UTC")
             findings.append(_intraday_gap(sym[i], begin_ts, length[i] / 60e9, universe.interval))
     return findings + _sessions_without_bars(frame, universe, sessions, opens, closes)
 
 
+def _in_window_ns(stamps: np.ndarray, universe: Universe, slack: int = 0) -> np.ndarray:
+    """Which UTC nanosecond moments fall in the scan's window (since, as_of], widened by `slack` ns each side for
+    moments that are rounded later (the caller's findings are filtered by the exact window afterwards)."""
+    inside = stamps <= universe.as_of.value + slack
+    return inside & (stamps > universe.since.value - slack) if universe.since is not None else inside
+
+
 def _sessions_without_bars(frame: pd.DataFrame, universe: Universe, sessions: pd.DatetimeIndex,
                            opens: pd.Series, closes: pd.Series) -> list[Finding]:
+    """Sessions closed in the window in which a symbol seen in an earlier session has no bar (ts: the close)."""
     open_ns, close_ns = nanos(opens), nanos(closes)
-    as_of_ns = universe.as_of.value
+    last_session = np.searchsorted(open_ns, universe.as_of.value, side="right") - 1
+    candidates = [k for k in np.nonzero(_in_window_ns(close_ns, universe))[0] if k <= last_session]
+    if not candidates or frame.empty:
+        return []
+    first = frame.groupby("symbol", sort=True)["session"].min()
     findings = []
-    seen = frame.groupby("symbol")["session"].agg(["min", "unique"])
-    last_session = np.searchsorted(open_ns, as_of_ns, side="right") - 1
-    for symbol, (first_session, present) in seen.iterrows():
-        for missing in sorted(set(range(first_session + 1, last_session + 1)) - set(present)):
-            if close_ns[missing] > as_of_ns:
+    for missing in candidates:
+        present = set(frame.loc[frame["session"].to_numpy() == missing, "symbol"])
+        for symbol in first.index[first.to_numpy() < missing]:
+            if symbol in present:
                 continue
             findings.append(Finding(
                 symbol=symbol, type="coverage_gap", severity="critical", ts=closes.iloc[missing],

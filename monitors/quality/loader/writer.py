@@ -3,7 +3,8 @@
 On PostgreSQL each chunk is COPYed into a staging table and a few statements, whose cost does not depend on what
 else the bar table holds, move the whole file into it; elsewhere each chunk is upserted with executemany. One
 transaction per call: a file either loads (minus its rejected rows) or changes nothing, and re-storing the same
-bars writes nothing."""
+bars writes nothing. The arrival state (the newest bar per symbol and source, monitors/quality/arrivals.py) is
+updated in the same transaction."""
 
 import io
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 from django.db import connection, transaction
 
-from monitors.quality import pgcopy
+from monitors.quality import arrivals, pgcopy
 from monitors.quality.loader.results import LoadResult
 from monitors.quality.loader.validation import PRICE_COLUMNS, Chunk, validate
 from monitors.quality.models import Bar
@@ -30,11 +31,13 @@ def write_bars(chunks: Iterable[Chunk], result: LoadResult, source: str, interva
     """Upsert validated chunks under `source` and `interval` in one transaction, counting into `result`."""
     writer = _PostgresWriter if connection.vendor == "postgresql" else _PortableWriter
     with transaction.atomic():
-        sink = writer(source, interval)
+        sink, arrived = writer(source, interval), arrivals.Arrivals(source, interval)
         for chunk in chunks:
             if len(chunk):
                 sink.add(chunk)
+                arrived.add(chunk.symbol, chunk.ts)
         sink.finish(result)
+        arrived.save()
 
 
 COPY_ROW = np.dtype([

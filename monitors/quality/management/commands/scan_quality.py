@@ -31,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--since", help="report bars after this moment (default: the previous scan's as-of)")
         parser.add_argument("--symbols", help="comma-separated symbols (default: every symbol with bars)")
         parser.add_argument("--interval", default="1d", choices=list(INTERVALS))
+        parser.add_argument("--full", action="store_true",
+                            help="read every bar of the look-back window, even where the arrival state would do")
         parser.add_argument("--json", action="store_true", help="print the scan as JSON")
 
     def handle(self, *args, **options):
@@ -44,7 +46,7 @@ class Command(BaseCommand):
         symbols = [s.strip().upper() for s in (options["symbols"] or "").split(",") if s.strip()] or None
         with terminal_progress(f"scan {options['interval']}", quiet=options["json"]) as progress:
             result = run_scan(as_of=as_of, since=since, symbols=symbols, interval=options["interval"],
-                              progress=progress)
+                              full=options["full"], progress=progress)
         if options["json"]:
             self.stdout.write(json.dumps(result.as_json(), cls=PayloadEncoder))
         else:

@@ -1,0 +1,68 @@
+"""Arrival state: the newest stored bar per symbol, source and interval (`LatestBar`).
+
+The bar writer notes what it stores in an `Arrivals` and saves it in the transaction that stores the bars, so the
+state commits with them; a bar older than the newest one already known (a backfill, a re-import) leaves it alone.
+Scans read it with `newest()` instead of re-reading bars to learn who is fresh.
+"""
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+from django.utils import timezone
+
+from monitors.quality.models import LatestBar
+
+TABLE = LatestBar._meta.db_table
+_UPSERT_TAIL = ("ON CONFLICT (symbol, source, interval) DO UPDATE SET ts = EXCLUDED.ts, stored_at = EXCLUDED.stored_at"
+                f" WHERE {TABLE}.ts < EXCLUDED.ts")
+
+
+class Arrivals:
+    """The newest bar per symbol of what one writer stores, chunk by chunk; `save()` records it."""
+
+    def __init__(self, source: str, interval: str):
+        self.source, self.interval = source, interval
+        self.parts: list[pd.Series] = []
+
+    def add(self, symbols: np.ndarray, stamps_ns: np.ndarray) -> None:
+        """Bars being stored: their symbols and UTC nanosecond timestamps."""
+        if len(symbols):
+            self.parts.append(pd.Series(stamps_ns).groupby(pd.Categorical(symbols), observed=True).max())
+
+    def save(self) -> None:
+        """Upsert the state in the writer's transaction; a bar older than the newest one known changes nothing."""
+        if not self.parts:
+            return
+        newest = pd.concat(self.parts).groupby(level=0).max()
+        names = [str(name) for name in newest.index]
+        stamps = [datetime.fromtimestamp(int(value) // 10**9, UTC).replace(microsecond=int(value) // 1000 % 10**6)
+                  for value in newest.to_numpy()]
+        _upsert(names, stamps, self.source, self.interval)
+
+
+def _upsert(names: list[str], stamps: list[datetime], source: str, interval: str) -> None:
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {TABLE} (symbol, source, interval, ts, stored_at) "
+                "SELECT name, %s, %s, stamp, %s FROM unnest(%s::varchar[], %s::timestamptz[]) AS given(name, stamp) "
+                + _UPSERT_TAIL, [source, interval, now, names, stamps])
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"INSERT INTO {TABLE} (symbol, source, interval, ts, stored_at) VALUES (%s, %s, %s, %s, %s) "
+            + _UPSERT_TAIL, [(name, source, interval, adapt(stamp), adapt(now))
+                             for name, stamp in zip(names, stamps, strict=True)])
+
+
+def newest(interval: str, symbols: list[str] | None = None) -> pd.DataFrame:
+    """symbol, source, ts (UTC) of the newest stored bar of each symbol and source of `interval`."""
+    rows = LatestBar.objects.filter(interval=interval)
+    if symbols:
+        rows = rows.filter(symbol__in=symbols)
+    frame = pd.DataFrame(list(rows.values_list("symbol", "source", "ts")), columns=["symbol", "source", "ts"])
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    return frame
