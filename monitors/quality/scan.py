@@ -67,9 +67,10 @@ def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, sy
 
 
 def examine(as_of: pd.Timestamp, since: pd.Timestamp | None, symbols: list[str] | None, interval: str, kind: str,
-            full: bool = False, step: ProgressCallback | None = None) -> Examination:
-    """Read the bars and run the checks, storing nothing."""
-    types = checks.ALL_TYPES if kind == Scan.Kind.FULL else checks.INTRADAY_TYPES
+            full: bool = False, step: ProgressCallback | None = None,
+            types: tuple[str, ...] | None = None) -> Examination:
+    """Read the bars and run the checks (those of the scan's kind, or `types`), storing nothing."""
+    types = types or (checks.ALL_TYPES if kind == Scan.Kind.FULL else checks.INTRADAY_TYPES)
     bars = _read(interval, since, as_of, kind, types, symbols, full)
     found = set(bars["symbol"].unique())
     scanned = sorted(found | set(symbols or []))

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 
-from monitors.quality import loader
+from monitors.quality import checks, loader
 from monitors.quality.models import LatestBar, Scan
 from monitors.quality.scan import examine, run_scan
 from monitors.quality.tests.builders import intraday
@@ -64,8 +64,8 @@ def test_scanned_every_minute_the_incremental_scan_finds_what_a_full_scan_finds(
     while clock <= end:
         store(bars[(bars["ts"] >= clock) & (bars["ts"] < clock + pd.Timedelta(minutes=1))])
         as_of = clock + pd.Timedelta(seconds=30)
-        incremental = examine(as_of, since, None, "1m", Scan.Kind.INTRADAY)
-        whole = examine(as_of, since, None, "1m", Scan.Kind.INTRADAY, full=True)
+        incremental = examine(as_of, since, None, "1m", Scan.Kind.INTRADAY, types=checks.FRESHNESS_TYPES)
+        whole = examine(as_of, since, None, "1m", Scan.Kind.INTRADAY, full=True, types=checks.FRESHNESS_TYPES)
 
         assert found(incremental) == found(whole), f"scan as of {as_of}"
         assert (incremental.scanned, incremental.sources) == (whole.scanned, whole.sources)
