@@ -1,5 +1,6 @@
 """The live demo feed behind `make run`: one-minute bars for the demo symbols, with problems planted in them,
-written through the quality app's loader and scanned by its scan, so a new user sees alerts arrive and clear.
+published to the bar stream as TickStock publishes them, stored by the quality app's stream consumer
+(docs/live-bars.md) and scanned by its scan, so a new user sees alerts arrive and clear.
 
 While the exchange is open the feed follows the real clock. Otherwise it replays the last closed session from
 its first hour on, `speed` simulated minutes per second, and starts that replay over at the close: the
@@ -20,11 +21,13 @@ import numpy as np
 import pandas as pd
 from django.utils import timezone
 
-from monitors.quality import calendar, loader
+from monitors.quality import calendar
 from monitors.quality.demo import demo_symbols
+from monitors.quality.live import consumer, streams
 from monitors.quality.models import PublishedAnomaly, Scan
 from monitors.quality.scan import run_scan
 from tickstock_ops import alerts
+from tickstock_ops.redis_client import connect
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ class Feed:
         self.sources = {symbol: SOURCES[i % 2] for i, symbol in enumerate(self.symbols)}
         self.plan = Plan.for_symbols(self.symbols)
         self._walk_from(self.rng)
+        self.redis = connect(socket_timeout=10)
+        self.consumer = consumer.BarConsumer(self.redis, [INTERVAL])
 
     def _walk_from(self, rng: np.random.Generator) -> None:
         self.rng = rng
@@ -149,8 +154,10 @@ class Feed:
         return len(frame)
 
     def _write(self, frame: pd.DataFrame) -> None:
-        for source, part in frame.groupby("source"):
-            loader.upsert_frame(part.drop(columns="source"), source=source, interval=INTERVAL)
+        """Publish the bars to the bar stream, then store what waits there as `consume_bars` does (in its
+        consumer group), so that the scan that follows sees them."""
+        streams.publish_bars(self.redis, frame, interval=INTERVAL)
+        self.consumer.run(once=True)
 
     # The loop
 

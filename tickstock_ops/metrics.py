@@ -35,6 +35,18 @@ class OpsCollector:
             depth.add_metric([name], value)
         yield depth
 
+        lags = health.consumer_lags()
+        behind = GaugeMetricFamily("tickstock_consumer_lag_entries",
+                                   "Stream entries a consumer group has not acknowledged yet", labels=["consumer"])
+        age = GaugeMetricFamily("tickstock_consumer_lag_seconds",
+                                "Age of the oldest stream entry a consumer group has not acknowledged",
+                                labels=["consumer"])
+        for name, lag in sorted(lags.items()):
+            behind.add_metric([name], lag.behind)
+            age.add_metric([name], lag.oldest_seconds)
+        yield behind
+        yield age
+
         tasks = GaugeMetricFamily("tickstock_tasks", "django-q2 task results kept, by outcome", labels=["outcome"])
         tasks.add_metric(["success"], Success.objects.count())
         tasks.add_metric(["failure"], Failure.objects.count())

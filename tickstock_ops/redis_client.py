@@ -25,3 +25,11 @@ def _client_for(url: str) -> redis.Redis:
 
 def get_redis() -> redis.Redis:
     return _client_for(settings.REDIS_URL)
+
+
+def connect(*, socket_timeout: float = TIMEOUT_SECONDS) -> redis.Redis:
+    """A client of the caller's own, not shared: for a long-lived consumer whose blocking reads (XREADGROUP BLOCK)
+    must outlast the shared client's timeout."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=socket_timeout,
+                                socket_connect_timeout=TIMEOUT_SECONDS, health_check_interval=30,
+                                retry=Retry(NoBackoff(), 1))

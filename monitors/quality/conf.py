@@ -64,6 +64,23 @@ DEFAULTS = {
     "QUALITY_INTRADAY_BASELINE_SESSIONS": 10,
     "QUALITY_INTRADAY_BASELINE_MIN_SESSIONS": 1,
     "QUALITY_INTRADAY_VOLUME_BUCKET_MINUTES": 5,
+    # Live bars from TickStock's streams (docs/live-bars.md).
+    "QUALITY_LIVE_INTERVALS": ["1m", "5m", "1d"],
+    "QUALITY_LIVE_GROUP": "tickstock-ops",
+    # Entries per read and per transaction: bounds what one consumer holds unacknowledged at a time.
+    "QUALITY_LIVE_BATCH_SIZE": 5_000,
+    "QUALITY_LIVE_BLOCK_MS": 1_000,
+    # Entries another consumer has held this long without acknowledging them are claimed: it is presumed dead.
+    "QUALITY_LIVE_CLAIM_IDLE_SECONDS": 60,
+    # /healthz turns 503 and an alert fires when the oldest unstored entry of a stream is older than this.
+    "QUALITY_LIVE_MAX_LAG_SECONDS": 120,
+    # MAXLEN ~ of the streams when this project publishes bars itself (the demo feed, tests, benchmarks).
+    "QUALITY_LIVE_STREAM_MAXLEN": 5_000_000,
+    "QUALITY_LIVE_REJECTED_MAXLEN": 100_000,
+    # The cluster's scheduled consumer runs this long (under django-q2's 300 s timeout), unless another consumer
+    # of the group has been active this recently.
+    "QUALITY_LIVE_CLUSTER_RUN_SECONDS": 240,
+    "QUALITY_LIVE_ACTIVE_WITHIN_SECONDS": 15,
 }
 
 

@@ -8,4 +8,9 @@ SCHEDULES = [
     # Every minute; the task does nothing while the market is closed (nights, weekends, holidays, after half days).
     {"name": "quality: intraday staleness and coverage", "func": "monitors.quality.tasks.intraday_scan",
      "schedule_type": Schedule.MINUTES, "minutes": 1},
+    # The lag alert of the bar streams, and a consumer kept running by the cluster where none runs on its own.
+    {"name": "quality: bar stream lag", "func": "monitors.quality.tasks.check_bars_lag",
+     "schedule_type": Schedule.MINUTES, "minutes": 1},
+    {"name": "quality: keep a bar consumer running", "func": "monitors.quality.tasks.consume_bars",
+     "schedule_type": Schedule.MINUTES, "minutes": 1},
 ]

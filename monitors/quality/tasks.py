@@ -1,13 +1,17 @@
 """django-q2 task functions of data quality. Thin: they decide whether to run and call library code."""
 
+import threading
+from dataclasses import asdict
 from datetime import timedelta
 
 from django.utils import timezone
 
 from monitors.quality import calendar, conf
+from monitors.quality.live import consumer, lag
 from monitors.quality.models import Scan
 from monitors.quality.scan import run_scan
 from monitors.quality.summary import build_daily_summary
+from tickstock_ops.redis_client import connect
 
 
 def daily_scan(now=None) -> dict:
@@ -40,3 +44,24 @@ def intraday_scan(now=None) -> dict:
         return {"skipped": "scanned less than 30 seconds ago"}
     result = run_scan(as_of=now, interval=interval, kind=Scan.Kind.INTRADAY)
     return {"scan_id": result.scan.pk, "anomalies": result.scan.anomaly_count}
+
+
+def check_bars_lag() -> dict:
+    """Every minute: the consumer-lag alert of each bar stream fires or resolves."""
+    return lag.check_alert()
+
+
+def consume_bars() -> dict:
+    """Every minute: the cluster keeps a bar consumer running where no other consumer of the group is active
+    (`make run` and deployments that run `consume_bars` on its own have one). It stops before django-q2's timeout;
+    what it leaves unacknowledged is claimed by the next consumer."""
+    client = connect(socket_timeout=conf.get("QUALITY_LIVE_BLOCK_MS") / 1000 + 10)
+    worker = consumer.BarConsumer(client, conf.get("QUALITY_LIVE_INTERVALS"))
+    if consumer.others_active(client, worker.streams, worker.group, conf.get("QUALITY_LIVE_ACTIVE_WITHIN_SECONDS")):
+        return {"skipped": "another consumer of the group is active"}
+    timer = threading.Timer(conf.get("QUALITY_LIVE_CLUSTER_RUN_SECONDS"), worker.stop.set)
+    timer.start()
+    try:
+        return asdict(worker.run())
+    finally:
+        timer.cancel()

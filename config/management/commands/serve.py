@@ -38,10 +38,12 @@ class Command(BaseCommand):
 
         env = {**os.environ, "REDIS_URL": settings.REDIS_URL}
         python = sys.executable
+        consume_bars = [python, "manage.py", "consume_bars"]
         children = [
             subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
                              env=env),
             subprocess.Popen([python, "manage.py", "qcluster"], env=env, cwd=settings.BASE_DIR),
+            subprocess.Popen(consume_bars, env=env, cwd=settings.BASE_DIR),
         ]
         if demo:
             children.append(subprocess.Popen([python, "manage.py", "demo_feed"], env=env, cwd=settings.BASE_DIR))
@@ -61,8 +63,13 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         try:
             # The web server and the cluster are the system; the demo feed may stop without taking them down.
+            # The bar consumer is started again if it exits (its unacknowledged entries wait in the stream).
             while not stopping and all(child.poll() is None for child in children[:2]):
                 time.sleep(0.5)
+                if children[2].poll() is not None and not stopping:
+                    self.stderr.write(f"consume_bars exited with {children[2].returncode}; starting it again")
+                    time.sleep(2)
+                    children[2] = subprocess.Popen(consume_bars, env=env, cwd=settings.BASE_DIR)
         finally:
             processes.stop_all(children, timeout=20)
             if settings.EMBEDDED_REDIS:

@@ -1,0 +1,232 @@
+"""The bar consumer: one member of a Redis consumer group on the bar streams (docs/live-bars.md).
+
+Each batch is validated by the loader's validation and stored by its one writer in one transaction; only after
+the commit are its entries acknowledged (XACK), in the same MULTI that records the rejected ones in
+`tickstock.bars.rejected`. So delivery is at least once and storage idempotent: an entry stored but not
+acknowledged (a crash in between) is stored again as the same bar. Entries a dead consumer left pending are
+claimed (XAUTOCLAIM) once they have been idle for the claim timeout.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+
+from monitors.quality import conf, loader
+from monitors.quality.live import streams
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_SECONDS = 5.0
+ONCE_PATIENCE_SECONDS = 30.0  # `--once` waits this long for Redis or the database, then gives up with the error
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+@dataclass
+class Totals:
+    entries: int = 0
+    stored: int = 0
+    rejected: int = 0
+    claimed: int = 0
+
+
+class ConsumerStopped(Exception):
+    """Asked to stop while waiting for Redis or the database to come back."""
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class BarConsumer:
+    """Reads the streams of `intervals` as `name` in `group`. `on_stored(stream, ids, committed_at)` is called
+    after each commit (benchmarks measure latency with it)."""
+
+    def __init__(self, client: redis.Redis, intervals: list[str], *, group: str | None = None,
+                 name: str | None = None, batch_size: int | None = None, block_ms: int | None = None,
+                 claim_idle_seconds: float | None = None,
+                 on_stored: Callable[[str, list[bytes], float], None] | None = None):
+        self.client = client
+        self.streams = [streams.stream_key(interval) for interval in intervals]
+        self.group = group or conf.get("QUALITY_LIVE_GROUP")
+        self.name = name or consumer_name()
+        self.batch_size = batch_size or conf.get("QUALITY_LIVE_BATCH_SIZE")
+        self.block_ms = conf.get("QUALITY_LIVE_BLOCK_MS") if block_ms is None else block_ms
+        idle = conf.get("QUALITY_LIVE_CLAIM_IDLE_SECONDS") if claim_idle_seconds is None else claim_idle_seconds
+        self.claim_idle_ms = int(idle * 1000)
+        self.on_stored = on_stored
+        self.totals = Totals()
+        self.stop = threading.Event()
+        self.patience: float | None = None
+        # XREADGROUP/XAUTOCLAIM replies as Redis sends them: entries stay (id, [field, value, …]) pairs.
+        for command in ("XREADGROUP", "XAUTOCLAIM"):
+            client.set_response_callback(command, lambda response, **options: response)
+
+    # The loop
+
+    def run(self, *, once: bool = False) -> Totals:
+        """Consume until `stop` is set; with `once`, drain what is there (and what dead consumers left) and
+        return. Redis or the database going away is waited out (by `once` for ONCE_PATIENCE_SECONDS, then its
+        error is raised); an entry is never lost meanwhile, only left pending."""
+        self.patience = ONCE_PATIENCE_SECONDS if once else None
+        try:
+            self._retrying(self.join)
+            next_claim = 0.0
+            while not self.stop.is_set():
+                claimed = 0
+                if time.monotonic() >= next_claim:
+                    claimed = self._retrying(self.claim_pending)
+                    next_claim = time.monotonic() + max(self.claim_idle_ms / 4000, 1.0)
+                batches = self._retrying(lambda: self.read(block=not once))
+                for entries in batches:
+                    self.handle(entries)
+                if once and not batches and not claimed:
+                    break
+            self._retrying(self.leave)
+        except ConsumerStopped:
+            log.info("stopped while waiting for Redis or the database; unacknowledged entries stay pending")
+        return self.totals
+
+    def join(self) -> None:
+        """Create the group on each stream (from its oldest entry) unless it exists."""
+        for stream in self.streams:
+            try:
+                self.client.xgroup_create(stream, self.group, id="0", mkstream=True)
+            except redis.ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
+
+    def read(self, *, block: bool) -> list[streams.Entries]:
+        reply = self.client.xreadgroup(self.group, self.name, dict.fromkeys(self.streams, ">"),
+                                       count=self.batch_size, block=self.block_ms if block else None)
+        items = reply.items() if isinstance(reply, dict) else (reply or [])
+        return [streams.decode(_text(stream), entries) for stream, entries in items if entries]
+
+    def claim_pending(self) -> int:
+        """Take over entries other consumers have held unacknowledged for the claim timeout, and store them."""
+        claimed = 0
+        for stream in self.streams:
+            start = "0-0"
+            while not self.stop.is_set():
+                reply = self.client.xautoclaim(stream, self.group, self.name, self.claim_idle_ms,
+                                               start_id=start, count=self.batch_size)
+                # Redis 7 also lists the pending entries it found trimmed away: they are reported, not stored.
+                start, raw, gone = reply[0], reply[1], (reply[2] if len(reply) > 2 else [])
+                raw = [*raw, *((entry_id, None) for entry_id in gone)]
+                if raw:
+                    entries = streams.decode(stream, raw)
+                    log.warning("%s: claimed %d entries left pending by another consumer", stream, len(entries))
+                    claimed += len(entries)
+                    self.handle(entries)
+                if _text(start) == "0-0":
+                    break
+        self.totals.claimed += claimed
+        return claimed
+
+    def leave(self) -> None:
+        """Remove this consumer from the group when it holds nothing, so the group lists live consumers only."""
+        for stream in self.streams:
+            pending = self.client.xpending_range(stream, self.group, min="-", max="+", count=1,
+                                                 consumername=self.name)
+            if not pending:
+                self.client.xgroup_delconsumer(stream, self.group, self.name)
+
+    # One batch
+
+    def handle(self, entries: streams.Entries) -> None:
+        interval = entries.stream[len(streams.STREAM_PREFIX):]
+        rejected = self._retrying(lambda: self._store_isolating(entries, interval), database=True)
+        committed_at = time.time()
+        self._retrying(lambda: self._acknowledge(entries, rejected))
+        self.totals.entries += len(entries)
+        self.totals.rejected += len(rejected)
+        self.totals.stored += len(entries) - len(rejected)
+        if self.on_stored:
+            self.on_stored(entries.stream, entries.ids, committed_at)
+
+    def _store_isolating(self, entries: streams.Entries, interval: str) -> dict[int, str]:
+        """Store the batch; if it fails for a reason that is not an outage, store its entries one at a time so
+        that the one entry the writer cannot take is rejected instead of blocking the stream."""
+        try:
+            return store(entries, interval)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except DatabaseError as error:
+            if len(entries) == 1:
+                return {0: f"could not be stored: {error}"}
+            log.warning("%s: a batch of %d failed (%s); storing its entries one by one", entries.stream,
+                        len(entries), error)
+        rejected: dict[int, str] = {}
+        for index in range(len(entries)):
+            reasons = self._store_isolating(entries.one(index), interval)
+            if reasons:
+                rejected[index] = reasons[0]
+        return rejected
+
+    def _acknowledge(self, entries: streams.Entries, rejected: dict[int, str]) -> None:
+        with self.client.pipeline(transaction=True) as pipe:
+            for index, reason in sorted(rejected.items()):
+                record = streams.rejected_record(entries, index, reason)
+                log.warning("%s %s rejected: %s %s", entries.stream, record["id"], reason, record["fields"])
+                pipe.xadd(streams.REJECTED_STREAM, record, maxlen=conf.get("QUALITY_LIVE_REJECTED_MAXLEN"),
+                          approximate=True)
+            pipe.xack(entries.stream, self.group, *entries.ids)
+            pipe.execute()
+
+    # Outages
+
+    def _retrying(self, action: Callable, *, database: bool = False):
+        """Run `action` until it gets through Redis (and the database) being down, backing off meanwhile."""
+        delay = 0.1
+        give_up = None if self.patience is None else time.monotonic() + self.patience
+        while True:
+            try:
+                return action()
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if give_up is not None and time.monotonic() > give_up:
+                    raise
+                log.warning("Redis unreachable (%s); retrying in %.1f s", error, delay)
+            except TRANSIENT_DB_ERRORS as error:
+                if not database or (give_up is not None and time.monotonic() > give_up):
+                    raise
+                log.warning("database unavailable (%s); retrying in %.1f s", error, delay)
+                connection.close()
+            if self.stop.wait(delay):
+                raise ConsumerStopped
+            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+
+def others_active(client: redis.Redis, stream_names: list[str], group: str, within_seconds: float) -> bool:
+    """Whether any consumer of `group` has talked to Redis within `within_seconds` (a running consumer reads at
+    least every block interval)."""
+    for stream in stream_names:
+        try:
+            members = client.xinfo_consumers(stream, group)
+        except redis.ResponseError:  # no stream or no group yet
+            continue
+        if any(member["idle"] < within_seconds * 1000 for member in members):
+            return True
+    return False
+
+
+def store(entries: streams.Entries, interval: str) -> dict[int, str]:
+    """Validate and store the entries' bars in one transaction with the loader's validation and writer; the
+    rejected entries' positions with the reason (a field missing, a bad source, the loader's row message)."""
+    groups = entries.by_source()
+    rejected = dict(entries.problems)
+    with transaction.atomic():
+        for source, indexes in groups.items():
+            result = loader.LoadResult()
+            loader.store_chunks([(streams.positions(entries, indexes), indexes)], result, source, interval)
+            rejected.update((error.line, error.message) for error in result.errors)
+    return rejected
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
