@@ -24,7 +24,7 @@ from monitors.quality.live import streams
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
-ONCE_PATIENCE_SECONDS = 30.0  # `--once` waits this long for Redis or the database, then gives up with the error
+ONCE_PATIENCE_SECONDS = 10.0  # `--once` waits this long for Redis or the database, then gives up with the error
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 

@@ -28,8 +28,10 @@ def parse_intervals(text: str) -> list[str]:
     """`1m,1d` as a list of intervals; a clear ValueError for an unknown one."""
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in INTERVALS]
-    if unknown or not names:
-        raise ValueError(f"unknown interval {', '.join(unknown) or text!r}: use some of {', '.join(INTERVALS)}")
+    if not names:
+        raise ValueError(f"no interval given: use some of {', '.join(INTERVALS)}")
+    if unknown:
+        raise ValueError(f"unknown interval {', '.join(unknown)}: use some of {', '.join(INTERVALS)}")
     return list(dict.fromkeys(names))
 
 
