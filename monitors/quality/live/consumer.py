@@ -4,11 +4,13 @@ Each batch is validated by the loader's validation and stored by its one writer 
 the commit are its entries acknowledged (XACK), in the same MULTI that records the rejected ones in
 `tickstock.bars.rejected`. So delivery is at least once and storage idempotent: an entry stored but not
 acknowledged (a crash in between) is stored again as the same bar. Entries a dead consumer left pending are
-claimed (XAUTOCLAIM) once they have been idle for the claim timeout.
+claimed (XPENDING … IDLE, then XCLAIM) once they have been idle for the claim timeout; never the
+consumer's own read-ahead entries, which XAUTOCLAIM would take back.
 """
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -24,6 +26,8 @@ from monitors.quality.live import streams
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
+# Claims run at the start and then every quarter of the claim timeout, but not more often than this.
+CLAIM_EVERY_SECONDS = 5.0
 ONCE_PATIENCE_SECONDS = 10.0  # `--once` waits this long for Redis or the database, then gives up with the error
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
@@ -64,8 +68,8 @@ class BarConsumer:
         self.totals = Totals()
         self.stop = threading.Event()
         self.patience: float | None = None
-        # XREADGROUP/XAUTOCLAIM replies as Redis sends them: entries stay (id, [field, value, …]) pairs.
-        for command in ("XREADGROUP", "XAUTOCLAIM"):
+        # XREADGROUP/XCLAIM replies as Redis sends them: entries stay (id, [field, value, …]) pairs.
+        for command in ("XREADGROUP", "XCLAIM"):
             client.set_response_callback(command, lambda response, **options: response)
 
     # The loop
@@ -77,21 +81,35 @@ class BarConsumer:
         self.patience = ONCE_PATIENCE_SECONDS if once else None
         try:
             self._retrying(self.join)
-            next_claim = 0.0
-            while not self.stop.is_set():
-                claimed = 0
-                if time.monotonic() >= next_claim:
-                    claimed = self._retrying(self.claim_pending)
-                    next_claim = time.monotonic() + max(self.claim_idle_ms / 4000, 1.0)
-                batches = self._retrying(lambda: self.read(block=not once))
-                for entries in batches:
-                    self.handle(entries)
-                if once and not batches and not claimed:
-                    break
+            self._consume(once)
             self._retrying(self.leave)
         except ConsumerStopped:
             log.info("stopped while waiting for Redis or the database; unacknowledged entries stay pending")
         return self.totals
+
+    def _consume(self, once: bool) -> None:
+        """Store what the read-ahead thread hands over, claiming dead consumers' entries now and then. On stop,
+        the batches already read are stored and acknowledged before returning."""
+        reader = _ReadAhead(self, once)
+        reader.start()
+        next_claim = 0.0
+        try:
+            while not self.stop.is_set():
+                if time.monotonic() >= next_claim:
+                    self._retrying(self.claim_pending)
+                    next_claim = time.monotonic() + max(self.claim_idle_ms / 4000, CLAIM_EVERY_SECONDS)
+                item = reader.take(timeout=0.2)
+                if item is _DRAINED:
+                    return
+                for entries in item or []:
+                    self.handle(entries)
+                if item:
+                    reader.done_with_one()
+        finally:
+            reader.halt()
+        for item in reader.leftovers():
+            for entries in item:
+                self.handle(entries)
 
     def join(self) -> None:
         """Create the group on each stream (from its oldest entry) unless it exists."""
@@ -109,25 +127,35 @@ class BarConsumer:
         return [streams.decode(_text(stream), entries) for stream, entries in items if entries]
 
     def claim_pending(self) -> int:
-        """Take over entries other consumers have held unacknowledged for the claim timeout, and store them."""
+        """Take over the entries other consumers have held unacknowledged for the claim timeout, and store them.
+        This consumer's own entries (read ahead, not stored yet) are never taken back, however long they wait."""
         claimed = 0
+        me = self.name.encode()
         for stream in self.streams:
-            start = "0-0"
+            after = "-"
             while not self.stop.is_set():
-                reply = self.client.xautoclaim(stream, self.group, self.name, self.claim_idle_ms,
-                                               start_id=start, count=self.batch_size)
-                # Redis 7 also lists the pending entries it found trimmed away: they are reported, not stored.
-                start, raw, gone = reply[0], reply[1], (reply[2] if len(reply) > 2 else [])
-                raw = [*raw, *((entry_id, None) for entry_id in gone)]
-                if raw:
-                    entries = streams.decode(stream, raw)
-                    log.warning("%s: claimed %d entries left pending by another consumer", stream, len(entries))
-                    claimed += len(entries)
-                    self.handle(entries)
-                if _text(start) == "0-0":
+                stale = self.client.xpending_range(stream, self.group, min=after, max="+", count=self.batch_size,
+                                                   idle=self.claim_idle_ms)
+                if not stale:
                     break
+                after = "(" + _text(stale[-1]["message_id"])
+                theirs = [entry["message_id"] for entry in stale if entry["consumer"] != me]
+                if theirs:
+                    claimed += self._claim(stream, theirs)
         self.totals.claimed += claimed
         return claimed
+
+    def _claim(self, stream: str, entry_ids: list[bytes]) -> int:
+        """XCLAIM (which re-checks the idle time, so of two consumers claiming at once only one gets an entry)
+        and store. An entry trimmed from the stream meanwhile comes back without fields, or not at all: it is
+        reported as rejected (data lost to MAXLEN) and acknowledged."""
+        raw = [item for item in self.client.xclaim(stream, self.group, self.name, self.claim_idle_ms, entry_ids)
+               if item]  # Redis 6 answers None for a trimmed entry
+        got = {entry_id for entry_id, _ in raw}
+        raw = [*raw, *((entry_id, None) for entry_id in entry_ids if entry_id not in got)]
+        log.warning("%s: claimed %d entries left pending by another consumer", stream, len(got))
+        self.handle(streams.decode(stream, raw))
+        return len(got)
 
     def leave(self) -> None:
         """Remove this consumer from the group when it holds nothing, so the group lists live consumers only."""
@@ -200,6 +228,64 @@ class BarConsumer:
             if self.stop.wait(delay):
                 raise ConsumerStopped
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+
+_DRAINED = object()
+
+
+class _ReadAhead(threading.Thread):
+    """Reads the next batches while the consumer stores the current one, holding at most
+    QUALITY_LIVE_MAX_IN_FLIGHT entries read and not yet acknowledged (a read takes up to a batch per stream):
+    a slow database slows the reads instead of filling memory. Only Redis is touched here."""
+
+    def __init__(self, owner: "BarConsumer", once: bool):
+        super().__init__(daemon=True, name=f"read-ahead {owner.name}")
+        self.owner, self.once = owner, once
+        self.room = threading.Semaphore(max(1, conf.get("QUALITY_LIVE_MAX_IN_FLIGHT") // owner.batch_size))
+        self.ready: queue.Queue = queue.Queue()
+        self.halted = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.halted.is_set():
+                if not self.room.acquire(timeout=0.2):
+                    continue
+                batches = self.owner._retrying(lambda: self.owner.read(block=not self.once))
+                if batches:
+                    self.ready.put(batches)
+                    continue
+                self.room.release()
+                if self.once:
+                    self.ready.put(_DRAINED)
+                    return
+        except BaseException as error:  # handed to the consumer's thread, which raises it
+            self.ready.put(error)
+
+    def take(self, timeout: float):
+        """The next read (a list of Entries), _DRAINED, or None when nothing came within `timeout`."""
+        try:
+            item = self.ready.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def done_with_one(self) -> None:
+        self.room.release()
+
+    def halt(self) -> None:
+        self.halted.set()
+        self.join(timeout=self.owner.block_ms / 1000 + 30)
+
+    def leftovers(self) -> list[list[streams.Entries]]:
+        """What was read and not handed over yet: stored before the consumer exits, not left pending."""
+        found = []
+        while not self.ready.empty():
+            item = self.ready.get_nowait()
+            if isinstance(item, list):
+                found.append(item)
+        return found
 
 
 def others_active(client: redis.Redis, stream_names: list[str], group: str, within_seconds: float) -> bool:

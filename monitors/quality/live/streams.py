@@ -4,6 +4,7 @@ columns for the loader's validation, and publishing bars the same way (the demo 
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import pandas as pd
 import redis
@@ -16,6 +17,7 @@ STREAM_PREFIX = "tickstock.bars."
 REJECTED_STREAM = "tickstock.bars.rejected"
 FIELDS = ("symbol", "ts", "open", "high", "low", "close", "volume", "source")
 _KEYS = tuple(name.encode() for name in FIELDS)
+_WIDTH = 2 * len(FIELDS)
 MAX_SOURCE_LENGTH = 30  # the bar table's source column
 PUBLISH_CHUNK = 5_000
 
@@ -68,27 +70,31 @@ class Entries:
 
 
 def decode(stream: str, raw_entries: list) -> Entries:
-    """Entries as XREADGROUP/XAUTOCLAIM return them: (id, [field, value, …]) pairs, the fields None when the entry
-    was trimmed or deleted before it was read. Entries whose fields come in FIELDS order (TickStock's own) take a
-    fast path; any other order, extra fields or missing ones are looked up by name."""
-    entries = Entries(stream, [entry_id for entry_id, _ in raw_entries], raw=[flat for _, flat in raw_entries])
-    keys = list(_KEYS)
+    """Entries as XREADGROUP/XCLAIM return them: (id, [field, value, …]) pairs, the fields None when the entry
+    was trimmed or deleted before it was read. A batch whose entries all have exactly FIELDS in that order
+    (TickStock's own) is split into columns by slicing; any other order, extra or missing fields are looked up by
+    name, entry by entry."""
+    flats = [flat for _, flat in raw_entries]
+    entries = Entries(stream, [entry_id for entry_id, _ in raw_entries], raw=flats)
+    if flats and None not in flats and set(map(len, flats)) == {_WIDTH}:
+        joined = list(chain.from_iterable(flats))
+        if all(joined[2 * j::_WIDTH].count(key) == len(flats) for j, key in enumerate(_KEYS)):
+            entries.columns = [_texts(joined[2 * j + 1::_WIDTH]) for j in range(len(_KEYS))]
+            return entries
     rows = []
-    for index, flat in enumerate(entries.raw):
-        if flat and flat[::2] == keys:
-            rows.append(flat[1::2])
-            continue
+    for index, flat in enumerate(flats):
         fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else None
         values = [fields.get(key) for key in _KEYS] if fields is not None else None
         if values is None or None in values:
             entries.problems[index] = _missing(values)
             values = [b""] * len(_KEYS)
         rows.append(values)
-    entries.columns = [_texts(column) for column in zip(*rows, strict=True)] if rows else entries.columns
+    if rows:
+        entries.columns = [_texts(column) for column in zip(*rows, strict=True)]
     return entries
 
 
-def _texts(values: tuple[bytes, ...]) -> list[str]:
+def _texts(values: Sequence[bytes]) -> list[str]:
     """Decode a column in one call rather than one per value (a value holding the separator takes the slow way)."""
     texts = b"\x1f".join(values).decode("utf-8", "replace").split("\x1f")
     if len(texts) != len(values):

@@ -47,16 +47,6 @@ def pending(client) -> int:
     return client.xpending(STREAM, GROUP)["pending"]
 
 
-def wait_until(condition, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.mark.django_db
 def test_bars_are_stored_as_published_and_acknowledged(redis_conn):
     frame = minute_bars(30, 90, start="2026-11-27 08:45")  # pre-market bars first, then the open
@@ -144,13 +134,33 @@ def test_an_entry_delivered_twice_is_stored_once(redis_conn):
     assert pending(redis_conn) == len(frame) and Bar.objects.count() == len(frame)
     publish(redis_conn, frame.iloc[:50])  # and TickStock publishes some of the same bars again
 
-    survivor = new_consumer(claim_idle_seconds=0)
+    survivor = new_consumer(claim_idle_seconds=1)
+    time.sleep(1.1)
     totals = survivor.run(once=True)
 
     assert totals.claimed == len(frame) and totals.stored == len(frame) + 50
     pd.testing.assert_frame_equal(stored(frame), expected(frame), check_dtype=False)
     assert pending(redis_conn) == 0
     assert [c["name"] for c in redis_conn.xinfo_consumers(STREAM, GROUP)] == [b"crashed"]
+
+
+@pytest.mark.django_db
+def test_pending_entries_trimmed_before_they_were_stored_are_reported_and_acknowledged(redis_conn):
+    publish(redis_conn, minute_bars(4, 3))
+    dead = new_consumer(name="dead")
+    dead.join()
+    [held] = dead.read(block=False)
+    redis_conn.xtrim(STREAM, maxlen=5, approximate=False)  # MAXLEN too small for the outage: 7 entries gone
+
+    survivor = new_consumer(claim_idle_seconds=1)
+    time.sleep(1.1)
+    totals = survivor.run(once=True)
+
+    assert (totals.claimed, totals.stored, totals.rejected) == (5, 5, 7)
+    reasons = {fields[b"id"]: fields[b"reason"] for _, fields in redis_conn.xrange(streams.REJECTED_STREAM)}
+    assert set(reasons) == set(held.ids[:7])
+    assert all(b"trimmed or deleted" in reason for reason in reasons.values())
+    assert pending(redis_conn) == 0
 
 
 @pytest.mark.django_db
@@ -184,7 +194,7 @@ def test_lag_reports_entries_behind_and_the_age_of_the_oldest_and_the_alert_foll
     assert not healthy and report["consumers"][f"{STREAM}/{GROUP}"]["behind"] == 30
     assert lag.check_alert() == {f"{STREAM}/{GROUP}": "firing"}
 
-    new_consumer(claim_idle_seconds=0).run(once=True)
+    new_consumer(claim_idle_seconds=1).run(once=True)
 
     caught_up = lag.probe()[f"{STREAM}/{GROUP}"]
     assert (caught_up.behind, caught_up.oldest_seconds, caught_up.ok) == (0, 0.0, True)
@@ -261,14 +271,15 @@ def test_a_consumer_killed_mid_batch_loses_nothing_and_the_other_stores_nothing_
     frame = minute_bars(1_000, 30)
     publish(redis_conn, frame)
     doomed = start_consumer()
-    wait_until(lambda: Bar.objects.exists(), what="the first consumer to store a batch")
-    held = freeze_while_holding_entries(doomed, redis_conn)
+    testing.wait_until(lambda: Bar.objects.exists(), what="the first consumer to store a batch")
+    freeze_while_holding_entries(doomed, redis_conn)
     doomed.kill()
     doomed.communicate(timeout=10)
+    held = pending(redis_conn)  # counted now: a read sent before the freeze may have been served after it
     assert Bar.objects.count() < len(frame)
 
-    survivor = new_consumer(claim_idle_seconds=0.5)
-    time.sleep(0.6)
+    survivor = new_consumer(claim_idle_seconds=1)
+    time.sleep(1.1)
     totals = survivor.run(once=True)
 
     assert totals.claimed == held > 0
@@ -292,11 +303,11 @@ def test_a_consumer_rides_out_a_redis_restart(private_redis):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        wait_until(lambda: Bar.objects.exists(), what="the consumer to store a batch")
+        testing.wait_until(lambda: Bar.objects.exists(), what="the consumer to store a batch")
         private_redis.stop()
         time.sleep(1.0)
         private_redis.start()
-        wait_until(lambda: Bar.objects.count() == len(frame), timeout=120, what="every bar after the restart")
+        testing.wait_until(lambda: Bar.objects.count() == len(frame), timeout=120, what="every bar after the restart")
     finally:
         worker.stop.set()
         thread.join(timeout=30)
