@@ -68,6 +68,9 @@ class BarConsumer:
         self.totals = Totals()
         self.stop = threading.Event()
         self.patience: float | None = None
+        # Ids read and not yet acknowledged (the read-ahead thread adds, the storing thread removes).
+        self.holding: set[bytes] = set()
+        self.lock = threading.Lock()
         # XREADGROUP/XCLAIM replies as Redis sends them: entries stay (id, [field, value, …]) pairs.
         for command in ("XREADGROUP", "XCLAIM"):
             client.set_response_callback(command, lambda response, **options: response)
@@ -124,11 +127,15 @@ class BarConsumer:
         reply = self.client.xreadgroup(self.group, self.name, dict.fromkeys(self.streams, ">"),
                                        count=self.batch_size, block=self.block_ms if block else None)
         items = reply.items() if isinstance(reply, dict) else (reply or [])
-        return [streams.decode(_text(stream), entries) for stream, entries in items if entries]
+        batches = [streams.decode(_text(stream), entries) for stream, entries in items if entries]
+        with self.lock:
+            self.holding.update(entry_id for entries in batches for entry_id in entries.ids)
+        return batches
 
     def claim_pending(self) -> int:
         """Take over the entries other consumers have held unacknowledged for the claim timeout, and store them.
-        This consumer's own entries (read ahead, not stored yet) are never taken back, however long they wait."""
+        Of this consumer's own pending entries only those it does not hold are taken back (a read whose reply
+        was lost when Redis went away); the ones read ahead and waiting to be stored are left alone."""
         claimed = 0
         me = self.name.encode()
         for stream in self.streams:
@@ -139,7 +146,9 @@ class BarConsumer:
                 if not stale:
                     break
                 after = "(" + _text(stale[-1]["message_id"])
-                theirs = [entry["message_id"] for entry in stale if entry["consumer"] != me]
+                with self.lock:
+                    theirs = [entry["message_id"] for entry in stale
+                              if entry["consumer"] != me or entry["message_id"] not in self.holding]
                 if theirs:
                     claimed += self._claim(stream, theirs)
         self.totals.claimed += claimed
@@ -172,6 +181,8 @@ class BarConsumer:
         rejected = self._retrying(lambda: self._store_isolating(entries, interval), database=True)
         committed_at = time.time()
         self._retrying(lambda: self._acknowledge(entries, rejected))
+        with self.lock:
+            self.holding.difference_update(entries.ids)
         self.totals.entries += len(entries)
         self.totals.rejected += len(rejected)
         self.totals.stored += len(entries) - len(rejected)
