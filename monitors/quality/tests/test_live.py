@@ -13,6 +13,7 @@ import pytest
 from django.db import connection as db_connection
 from django.db.models import Count
 
+from monitors.quality import tasks
 from monitors.quality.live import consumer, lag, streams
 from monitors.quality.models import Bar
 from monitors.quality.tests.live_builders import minute_bars
@@ -199,6 +200,33 @@ def test_lag_reports_entries_behind_and_the_age_of_the_oldest_and_the_alert_foll
     caught_up = lag.probe()[f"{STREAM}/{GROUP}"]
     assert (caught_up.behind, caught_up.oldest_seconds, caught_up.ok) == (0, 0.0, True)
     assert lag.check_alert() == {f"{STREAM}/{GROUP}": "resolved"}
+
+
+@pytest.mark.django_db
+def test_the_dashboard_health_panel_shows_each_consumer(redis_conn, admin_client):
+    publish(redis_conn, minute_bars(4, 5))
+    new_consumer().run(once=True)
+    publish(redis_conn, minute_bars(4, 1, start="2026-11-27 10:00"))
+
+    page = admin_client.get("/").content.decode()
+
+    assert f"consumer {STREAM}/{GROUP}" in page and "4 behind" in page
+
+
+@pytest.mark.django_db
+def test_the_cluster_keeps_a_consumer_running_unless_another_one_is_active(redis_conn, settings):
+    settings.QUALITY_LIVE_CLUSTER_RUN_SECONDS = 1.5
+    settings.QUALITY_LIVE_INTERVALS = ["1m"]
+    frame = minute_bars(10, 6)
+    publish(redis_conn, frame)
+
+    assert tasks.consume_bars()["stored"] == len(frame)
+    assert Bar.objects.count() == len(frame) and pending(redis_conn) == 0
+
+    publish(redis_conn, minute_bars(10, 1, start="2026-11-27 10:00"))
+    other = new_consumer(name="standalone")
+    other.read(block=False)
+    assert tasks.consume_bars() == {"skipped": "another consumer of the group is active"}
 
 
 @pytest.mark.django_db
