@@ -296,10 +296,10 @@ def freeze_while_holding_entries(process: subprocess.Popen, client) -> int:
 
 @pytestmark_processes
 def test_a_consumer_killed_mid_batch_loses_nothing_and_the_other_stores_nothing_twice(redis_conn):
-    frame = minute_bars(1_000, 30)
+    frame = minute_bars(2_000, 30)  # three batches
     publish(redis_conn, frame)
     doomed = start_consumer()
-    testing.wait_until(lambda: Bar.objects.exists(), what="the first consumer to store a batch")
+    testing.wait_until(lambda: Bar.objects.exists(), timeout=180, what="the first consumer to store a batch")
     freeze_while_holding_entries(doomed, redis_conn)
     doomed.kill()
     doomed.communicate(timeout=10)
@@ -332,7 +332,7 @@ def test_a_consumer_rides_out_a_redis_restart(private_redis):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     try:
-        testing.wait_until(lambda: Bar.objects.exists(), what="the consumer to store a batch")
+        testing.wait_until(lambda: Bar.objects.exists(), timeout=120, what="the consumer to store a batch")
         private_redis.stop()
         time.sleep(1.0)
         private_redis.start()
