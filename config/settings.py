@@ -159,6 +159,11 @@ Q_CLUSTER = {
 
 DASHBOARD_GROUP = "dashboard"
 
+# What `create_readonly_role` lets the TickStock app read (docs/security.md): the domain apps whole, the core's
+# events and alerts; never auth, sessions, the admin log, django-q's tables or notification receivers.
+READONLY_ROLE_READS = ["ipo", "quality", "equity_rules",
+                       "tickstock_ops.OutboxEvent", "tickstock_ops.Alert", "tickstock_ops.AlertActivity"]
+
 # Sources (docs/configuration.md)
 POLYGON_API_KEY = env.env_str(ENV, "POLYGON_API_KEY")
 POLYGON_BASE_URL = env.env_str(ENV, "POLYGON_BASE_URL", "https://api.polygon.io")

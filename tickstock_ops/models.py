@@ -203,3 +203,13 @@ class SloSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.seconds:.3f}s at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class ReadonlyRole(models.Model):
+    """A PostgreSQL role made by `create_readonly_role`; every `migrate` grants it the readable tables again."""
+
+    name = models.CharField(max_length=63, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

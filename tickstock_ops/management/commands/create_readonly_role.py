@@ -6,7 +6,8 @@ from tickstock_ops import readonly_role
 
 
 class Command(BaseCommand):
-    help = "Create (or update) a PostgreSQL login role that can SELECT the project's tables and write nothing."
+    help = ("Create (or update) a PostgreSQL login role that can SELECT the domain tables (READONLY_ROLE_READS) "
+            "and nothing else; every later migrate grants it new domain tables too.")
 
     def add_arguments(self, parser):
         parser.add_argument("name")
@@ -15,7 +16,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, password_env: str, **options):
         try:
-            readonly_role.create(name, os.environ.get(password_env))
+            missed = readonly_role.create(name, os.environ.get(password_env))
         except ValueError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"role {name}: SELECT on every table in schema public, now and in future migrations")
+        if missed:
+            raise CommandError(f"role {name}: this database user may not grant SELECT on {', '.join(missed)}; "
+                               "run create_readonly_role as the migration owner (docs/security.md)")
+        self.stdout.write(f"role {name}: SELECT on the domain tables only; each migrate grants new ones")
