@@ -5,6 +5,7 @@ ten-thousand-percent gap threshold) is refused, because a rule like that would s
 """
 
 import json
+import math
 from functools import cache
 
 from jsonschema import Draft202012Validator
@@ -141,11 +142,22 @@ def _json(value) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
+MAX_DEPTH = 20  # rule documents are three or four levels deep; the bound keeps parsers and diffs off deep recursion
+
+
 def strict_loads(text: str):
-    """json.loads that refuses what JSON itself does not allow but Python accepts: NaN, Infinity, duplicate keys."""
+    """json.loads that refuses what JSON itself does not allow but Python accepts (NaN, Infinity, numbers that
+    overflow to infinity, duplicate keys) and what no database can store (lone surrogates, NUL), and documents
+    nested deeper than MAX_DEPTH. Every refusal is a ValueError saying what is wrong."""
 
     def no_constants(name: str):
         raise ValueError(f"{name} is not a JSON number")
+
+    def finite(literal: str) -> float:
+        number = float(literal)
+        if not math.isfinite(number):
+            raise ValueError(f"{literal} is not a finite JSON number")
+        return number
 
     def no_duplicates(pairs: list) -> dict:
         keys = [key for key, _ in pairs]
@@ -154,4 +166,35 @@ def strict_loads(text: str):
             raise ValueError(f"key {', '.join(map(repr, duplicates))} appears twice in one object")
         return dict(pairs)
 
-    return json.loads(text, parse_constant=no_constants, object_pairs_hook=no_duplicates)
+    try:
+        value = json.loads(text, parse_constant=no_constants, parse_float=finite, object_pairs_hook=no_duplicates)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check_tree(value)
+    return value
+
+
+def _check_tree(value) -> None:
+    """Depth and text of a parsed document, walked without recursion."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)) and depth > MAX_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(item, dict):
+            for key in item:
+                _check_text(key)
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            _check_text(item)
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise ValueError("\\u0000 (NUL) is not allowed in text")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"a lone surrogate (\\u{ord(text[error.start]):04x}) is not a character") from None
