@@ -11,6 +11,7 @@ from dashboard.panels import with_summaries
 from tickstock_ops import events
 
 FORBIDDEN = 4403
+MAX_SEQ = 2**63 - 1  # outbox positions are 64-bit; a larger number would fail in the database query
 log = logging.getLogger(__name__)
 
 
@@ -120,13 +121,31 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         broadcaster().leave(self)
 
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        """Frames come from the page's script; anything else gets an error frame and the socket stays open."""
+        if text_data is None:
+            await self.send_json({"kind": "error", "error": "frames must be text (a JSON object)"})
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            content = None
+        if not isinstance(content, dict):
+            await self.send_json({"kind": "error", "error": 'a frame must be a JSON object, e.g. {"resync_after": 12}'})
+            return
+        await self.receive_json(content)
+
     async def receive_json(self, content: dict, **kwargs) -> None:
         """`{"resync_after": seq}` replays what the client missed; `{"resync_after": null}` sends a snapshot."""
         if "resync_after" not in content:
             return
         after = content["resync_after"]
-        if isinstance(after, int):
-            backlog = await database_sync_to_async(events.events_since)(after)
-        else:
+        if after is not None and not (type(after) is int and 0 <= after <= MAX_SEQ):
+            await self.send_json({"kind": "error", "error": f"resync_after must be null or a whole number from 0 to "
+                                                            f"{MAX_SEQ}, not {json.dumps(after)[:40]}"})
+            return
+        if after is None:
             backlog = await database_sync_to_async(events.recent_events)()
+        else:
+            backlog = await database_sync_to_async(events.events_since)(after)
         await self.send_json({"kind": "events", "events": with_summaries(backlog), "resync": True})
