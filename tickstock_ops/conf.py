@@ -16,6 +16,9 @@ DEFAULTS = {
     # window needs before its p95 may raise a breach alert (one slow sample is not a trend).
     "SLO_SAMPLE_RETENTION_DAYS": 7,
     "SLO_MIN_SAMPLES": 5,
+    # The models `create_readonly_role` may read (app labels, or `app_label.Model`); config/settings.py adds the
+    # domain apps. Never auth, sessions, the admin log, django-q's tables or notification receivers.
+    "READONLY_ROLE_READS": ["tickstock_ops.OutboxEvent", "tickstock_ops.Alert", "tickstock_ops.AlertActivity"],
 }
 
 

@@ -10,22 +10,19 @@ a post-migrate hook), as the user that ran the migrations and therefore owns the
 import logging
 
 from django.apps import apps
-from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from psycopg2 import sql
 
+from tickstock_ops import conf
 from tickstock_ops.models import ReadonlyRole
 
 log = logging.getLogger(__name__)
 
-CORE_READS = ["tickstock_ops.OutboxEvent", "tickstock_ops.Alert", "tickstock_ops.AlertActivity"]
-
-
 def readable_tables(connection: BaseDatabaseWrapper) -> list[str]:
     """The existing tables of the models `READONLY_ROLE_READS` names."""
     tables = set()
-    for entry in getattr(settings, "READONLY_ROLE_READS", CORE_READS):
+    for entry in conf.get("READONLY_ROLE_READS"):
         if "." in entry:
             models = [apps.get_model(entry)]
         else:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from equity_rules import rules, schemas
+from equity_rules import schemas, versions
 from equity_rules.forms import EquityTypeForm
 from equity_rules.models import EquityType
 
@@ -98,7 +98,7 @@ def test_typed_rules_are_saved_exactly_or_refused_with_a_message(text):
 
     if form.is_valid():
         event("saved")
-        rules.save(form.save(commit=False))
+        versions.save(form.save(commit=False))
         stored = EquityType.objects.get(pk=etf.pk).processing_rules
         assert same_json(stored, json.loads(text)), (stored, text)
         assert schemas.errors("processing_rules", stored) == []
