@@ -20,6 +20,8 @@ DEFAULTS = {
     "EQUITY_RULES_SLA_CHECK_SECONDS": 30,
     # Finished jobs and their results are kept this long for the admin and the SLA windows.
     "EQUITY_RULES_RETENTION_DAYS": 14,
+    # `process_queue --once` exits 1 when the database stays unavailable this long (a long-running worker waits on).
+    "EQUITY_RULES_ONCE_DB_WAIT_SECONDS": 30.0,
 }
 
 

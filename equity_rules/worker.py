@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 DB_RETRY_SECONDS = 2.0
 
 
+class DatabaseUnavailable(Exception):
+    """The database stayed unreachable past the worker's `give_up_after`."""
+
+
 @dataclass
 class WorkerTotals:
     batches: int = 0
@@ -49,19 +53,21 @@ class Worker:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
 
-    def run(self, *, once: bool = False, max_seconds: float | None = None, max_jobs: int | None = None
-            ) -> WorkerTotals:
-        """Drain the queue. `once`: stop when nothing is due; `max_seconds`/`max_jobs`: stop after that much."""
+    def run(self, *, once: bool = False, max_seconds: float | None = None, max_jobs: int | None = None,
+            give_up_after: float | None = None) -> WorkerTotals:
+        """Drain the queue. `once`: stop when nothing is due; `max_seconds`/`max_jobs`: stop after that much;
+        `give_up_after`: raise DatabaseUnavailable when the database has been unreachable for that long."""
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        outage_since = None
         while not self.stopping:
             try:
                 self._housekeeping()
                 report = processing.run_batch(self.name, limit=self.batch_size, lease_seconds=self.lease_seconds)
+                outage_since = None
             except (InterfaceError, OperationalError) as error:
                 # The database went away: jobs claimed in this batch return to the queue when their lease ends.
-                log.error("%s: database unavailable, retrying in %.0f s: %s", self.name, DB_RETRY_SECONDS, error)
-                connections.close_all()
-                time.sleep(DB_RETRY_SECONDS)
+                outage_since = outage_since or time.monotonic()
+                self._wait_out_outage(error, outage_since, give_up_after)
                 report = None
             if report is not None:
                 self._count(report)
@@ -75,6 +81,15 @@ class Worker:
                 close_old_connections()
                 time.sleep(self.poll_seconds)
         return self.totals
+
+    def _wait_out_outage(self, error: Exception, since: float, give_up_after: float | None) -> None:
+        connections.close_all()
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        waited = time.monotonic() - since
+        if give_up_after is not None and waited + DB_RETRY_SECONDS > give_up_after:
+            raise DatabaseUnavailable(f"the database has been unavailable for {waited:.0f} s: {first_line}")
+        log.error("%s: database unavailable, retrying in %.0f s: %s", self.name, DB_RETRY_SECONDS, first_line)
+        time.sleep(DB_RETRY_SECONDS)
 
     def _count(self, report: processing.BatchReport) -> None:
         if not report.claimed:

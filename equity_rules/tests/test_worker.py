@@ -196,3 +196,20 @@ def test_a_worker_keeps_trying_through_a_database_outage_and_carries_on_after(mo
 
     totals = worker_module.Worker("outage").run(once=True)
     assert totals.processed == 1 and ProcessingJob.objects.get().state == "done"
+
+
+@pytest.mark.parametrize("url", ["postgres://tickstock:pw-not-shown@127.0.0.1:{port}/tickstock",
+                                 "sqlite:///{missing}/db.sqlite3"])
+def test_process_queue_once_exits_with_a_clear_error_while_the_database_is_down(url, tmp_path):
+    url = url.format(port=testing.free_port(), missing=tmp_path / "missing-dir")
+    started = time.monotonic()
+    result = testing.run_manage("process_queue", "--once", "--db-wait", "3",
+                                env={**testing.process_env(), "DATABASE_URL": url}, timeout=90)
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 1, result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after one log line per retry
+    assert "Traceback" not in result.stderr
+    assert line.startswith("CommandError: process_queue: the database has been unavailable for ")
+    assert "nothing was lost" in line and "pw-not-shown" not in result.stderr
+    assert elapsed < 60  # 3 s of retries plus the interpreter's start on a busy machine
