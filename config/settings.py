@@ -27,6 +27,8 @@ try:
     # Events for one dashboard socket within this many seconds of its last frame share the next frame.
     DASHBOARD_COALESCE_SECONDS = env.env_number(ENV, "DASHBOARD_COALESCE_SECONDS", 0.15)
     HEALTH_MAX_OUTBOX_LAG_SECONDS = env.env_int(ENV, "HEALTH_MAX_OUTBOX_LAG_SECONDS", 120)
+    # /healthz shows its details to staff and to `Authorization: Bearer <token>` / `?token=` (docs/security.md).
+    HEALTH_TOKEN = env.env_str(ENV, "HEALTH_TOKEN")
 except env.ConfigError as error:
     env.exit_on_config_error(error)
 

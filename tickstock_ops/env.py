@@ -56,19 +56,36 @@ def env_list(env: dict, name: str) -> list[str]:
     return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
 
 
+_PASSWORD = re.compile(r"(?P<user>://[^:/@]*:)(?P<password>.*)@")
+
+
+def redacted(url: str, text: str | None = None) -> str:
+    """`text` (default: the URL itself) with the URL's password replaced by ***, wherever it appears."""
+    text = url if text is None else text
+    match = _PASSWORD.search(url)
+    if not match or not match["password"]:
+        return text
+    return text.replace(match["password"], "***")
+
+
+def _malformed(name: str, url: str, reason: str) -> ConfigError:
+    return ConfigError(f"{name}={redacted(url)!r} is malformed: {redacted(url, reason)}")
+
+
 def database_config(env: dict, var_dir: Path) -> dict:
     url = env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'tickstock.sqlite3'}"
     scheme = urlsplit(url).scheme
     if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
-        raise ConfigError(
-            f"DATABASE_URL={url!r} is malformed: expected postgres://user:pass@host:port/db or sqlite:///path"
-        )
+        raise _malformed("DATABASE_URL", url, "expected postgres://user:pass@host:port/db or sqlite:///path")
     try:
         config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     except Exception as error:  # dj-database-url raises several types for bad URLs
-        raise ConfigError(f"DATABASE_URL={url!r} is malformed: {error}") from None
+        raise _malformed("DATABASE_URL", url, str(error)) from None
     if scheme != "sqlite" and not config.get("NAME"):
-        raise ConfigError(f"DATABASE_URL={url!r} is malformed: it names no database")
+        raise _malformed("DATABASE_URL", url, "it names no database")
+    if scheme != "sqlite":
+        # libpq waits for ever on a host that drops packets; every wait here has an end.
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
     if scheme == "sqlite":
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {
@@ -91,16 +108,16 @@ def redis_url(env: dict) -> str | None:
         try:
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
-            raise ConfigError(f"REDIS_URL={url!r} is malformed: bad port") from None
+            raise _malformed("REDIS_URL", url, "bad port") from None
         if not parts.hostname:
-            raise ConfigError(f"REDIS_URL={url!r} is malformed: no host")
+            raise _malformed("REDIS_URL", url, "no host")
         db = parts.path.lstrip("/")
         if db and not db.isdigit():
-            raise ConfigError(f"REDIS_URL={url!r} is malformed: the database must be a number")
+            raise _malformed("REDIS_URL", url, "the database must be a number")
         return url
     if parts.scheme == "unix" and parts.path:
         return url
-    raise ConfigError(f"REDIS_URL={url!r} is malformed: expected redis://host:port/db or unix:///path")
+    raise _malformed("REDIS_URL", url, "expected redis://host:port/db or unix:///path")
 
 
 NOTIFY_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S*$")
@@ -140,6 +157,7 @@ def run_management_command(argv: list[str]) -> None:
     except OperationalError as error:
         if "DATABASE_URL" in os.environ:
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            first_line = redacted(os.environ["DATABASE_URL"], first_line)
             sys.stderr.write(f"DATABASE_URL: cannot use the database: {first_line}\n")
             raise SystemExit(2) from None
         raise

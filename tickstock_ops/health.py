@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django_q.models import OrmQ
 
 from tickstock_ops import events
@@ -62,20 +62,21 @@ def consumer_lags() -> dict[str, ConsumerLag]:
 
 
 def check() -> tuple[bool, dict]:
-    report: dict = {}
-    healthy = True
+    """Healthy or not, and the details for staff and the health token (never for anonymous callers: error texts
+    name internal hosts and ports)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        report["database"] = {"ok": True, "vendor": connection.vendor}
-    except Exception as error:  # any driver error means the database is not usable
-        return False, {"database": {"ok": False, "error": str(error)}}
+        report: dict = {"database": {"ok": True, "vendor": connection.vendor}}
+    except DatabaseError as error:
+        return False, {"database": {"ok": False, "error": _first_line(error)}}
+    healthy = True
     try:
         get_redis().ping()
         report["redis"] = {"ok": True}
     except redis.RedisError as error:
         healthy = False
-        report["redis"] = {"ok": False, "error": str(error)}
+        report["redis"] = {"ok": False, "error": _first_line(error)}
     lag = events.outbox_lag_seconds()
     lag_ok = lag <= settings.HEALTH_MAX_OUTBOX_LAG_SECONDS
     healthy = healthy and lag_ok
@@ -86,3 +87,8 @@ def check() -> tuple[bool, dict]:
     report["consumers"] = {name: {"ok": lag.ok, **asdict(lag)} for name, lag in sorted(lags.items())}
     healthy = healthy and all(lag.ok for lag in lags.values())
     return healthy, report
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,6 +1,10 @@
-"""Prometheus metrics read at scrape time from the database and Redis, so every process reports the same."""
+"""Prometheus metrics read at scrape time from the database and Redis, so every process reports the same.
+
+A scrape never fails because a dependency is down: `tickstock_database_up` / `tickstock_redis_up` say so, and
+the figures that need the missing part are left out of that scrape."""
 
 import redis
+from django.db import DatabaseError
 from django.db.models import Sum
 from django_q.models import Failure, Success
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -12,16 +16,30 @@ from tickstock_ops.redis_client import get_redis
 
 class OpsCollector:
     def collect(self):
+        yield from self._redis_figures()
+        try:
+            families = list(self._database_figures())
+        except DatabaseError:
+            families = []
+        yield GaugeMetricFamily("tickstock_database_up", "1 when the database answered this scrape",
+                                value=1 if families else 0)
+        yield from families
+        yield from service_level_histograms()  # kept in Redis: reported while the database is down too
+
+    def _redis_figures(self):
         published = CounterMetricFamily("tickstock_events_published", "Events delivered to Redis, by type",
                                         labels=["type"])
         try:
             counts = get_redis().hgetall(events.PUBLISHED_COUNTS_KEY)
+            up = 1
         except redis.RedisError:
-            counts = {}
+            counts, up = {}, 0
         for event_type, count in sorted(counts.items()):
             published.add_metric([event_type.decode()], int(count))
         yield published
+        yield GaugeMetricFamily("tickstock_redis_up", "1 when Redis answered this scrape", value=up)
 
+    def _database_figures(self):
         failed_attempts = OutboxEvent.objects.filter(published_at__isnull=True).aggregate(n=Sum("attempts"))["n"]
         yield CounterMetricFamily("tickstock_events_failed", "Failed delivery attempts of events still waiting",
                                   value=failed_attempts or 0)
@@ -51,7 +69,6 @@ class OpsCollector:
         tasks.add_metric(["success"], Success.objects.count())
         tasks.add_metric(["failure"], Failure.objects.count())
         yield tasks
-        yield from service_level_histograms()
 
 
 def service_level_histograms():

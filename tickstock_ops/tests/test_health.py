@@ -7,8 +7,15 @@ from tickstock_ops.models import OutboxEvent
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_healthz_is_200_with_every_part_reported(client, redis_conn):
-    response = client.get("/healthz")
+@pytest.fixture
+def staff_client(client, django_user_model):
+    """The details of /healthz are for staff (or the health token); anonymous callers see the status only."""
+    client.force_login(django_user_model.objects.create_user("probe", is_staff=True))
+    return client
+
+
+def test_healthz_is_200_with_every_part_reported(staff_client, redis_conn):
+    response = staff_client.get("/healthz")
     body = response.json()
     assert response.status_code == 200
     assert body["status"] == "ok"
@@ -16,19 +23,19 @@ def test_healthz_is_200_with_every_part_reported(client, redis_conn):
     assert "tasks" in body["queues"]
 
 
-def test_healthz_is_503_while_redis_is_down_and_events_wait(client, private_redis):
+def test_healthz_is_503_while_redis_is_down_and_events_wait(staff_client, private_redis):
     private_redis.stop()
     with transaction.atomic():
         events.publish("tickstock.ipo.detected", {"n": 1})
 
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
 
     assert response.status_code == 503
     assert response.json()["redis"]["ok"] is False
     assert response.json()["outbox"]["pending"] == 1
 
 
-def test_healthz_is_503_when_the_outbox_lags(client, redis_conn, settings):
+def test_healthz_is_503_when_the_outbox_lags(staff_client, redis_conn, settings):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -37,7 +44,7 @@ def test_healthz_is_503_when_the_outbox_lags(client, redis_conn, settings):
                                occurred_at=timezone.now() - timedelta(minutes=10))
     settings.HEALTH_MAX_OUTBOX_LAG_SECONDS = 60
 
-    response = client.get("/healthz")
+    response = staff_client.get("/healthz")
 
     assert response.status_code == 503
     assert response.json()["outbox"]["lag_seconds"] >= 600
