@@ -83,6 +83,19 @@ DEFAULTS = {
     # of the group has been active this recently.
     "QUALITY_LIVE_CLUSTER_RUN_SECONDS": 240,
     "QUALITY_LIVE_ACTIVE_WITHIN_SECONDS": 15,
+    # Input bounds of imported bars and actions (docs/input-bounds.md). A bar's timestamp must fall between the
+    # earliest date and now plus the slack; a date outside 1677-2262 would not even fit pandas' nanoseconds.
+    "QUALITY_EARLIEST_BAR": "1900-01-01",
+    "QUALITY_BAR_FUTURE_SLACK_SECONDS": 86_400,
+    "QUALITY_PRICE_RANGE": (0.000001, 1_000_000_000),
+    "QUALITY_MAX_VOLUME": 1e15,
+    # Splits: new shares per old share, from a 1-for-100,000 reverse split to a 100,000-for-1 split.
+    "QUALITY_SPLIT_RATIO_RANGE": (0.00001, 100_000),
+    "QUALITY_DIVIDEND_RANGE": (0.000001, 1_000_000),
+    # Corporate actions are announced ahead: their dates may lie this far in the future.
+    "QUALITY_ACTION_FUTURE_DAYS": 366,
+    # How long an import waits for another import of the same source and interval to finish.
+    "QUALITY_LOAD_LOCK_TIMEOUT_SECONDS": 120,
 }
 
 

@@ -166,6 +166,9 @@ def header(reader, columns: list[str], kind: str = "") -> list[str]:
     missing = [name for name in columns if name not in names]
     if missing:
         raise LoadError(f"line 1: {kind}header lacks {', '.join(missing)} (expected {','.join(columns)})")
+    twice = sorted({name for name in names if name and names.count(name) > 1})
+    if twice:
+        raise LoadError(f"line 1: {kind}header names {', '.join(twice)} twice: which one holds the data?")
     return names
 
 
@@ -175,27 +178,39 @@ def _read_chunks(reader, positions: list[int], width: int, result: LoadResult,
     rows that are not CSV or have the wrong number of fields are reported here."""
     rows: list[list[str]] = []
     numbers: list[int] = []
-    while True:
-        try:
-            for row in reader:
-                if len(row) != width:
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue
-                    result.rows += 1
-                    result.errors.append(RowError(reader.line_num, f"expected {width} fields, found {len(row)}"))
-                    continue
-                result.rows += 1
-                rows.append(row)
-                numbers.append(reader.line_num)
-                if len(rows) >= size:
-                    yield _columns(rows, positions), numbers
-                    rows, numbers = [], []
-            break
-        except (csv.Error, UnicodeDecodeError) as error:  # the reader goes on with the next line
+    for line, row in records(reader, result.errors):
+        if row is None:
             result.rows += 1
-            result.errors.append(RowError(reader.line_num, f"unreadable row: {error}"))
+            continue
+        if len(row) != width:
+            result.rows += 1
+            result.errors.append(RowError(line, f"expected {width} fields, found {len(row)}"))
+            continue
+        result.rows += 1
+        rows.append(row)
+        numbers.append(line)
+        if len(rows) >= size:
+            yield _columns(rows, positions), numbers
+            rows, numbers = [], []
     if rows:
         yield _columns(rows, positions), numbers
+
+
+def records(reader, errors: list[RowError]) -> Iterator[tuple[int, list[str] | None]]:
+    """Each non-blank record with the line it starts on (a quoted field may span lines: the record is reported
+    at its first line). A record the csv module cannot read is reported in `errors` and yielded as None."""
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, UnicodeDecodeError) as error:  # the reader goes on with the next line
+            errors.append(RowError(first_line, f"unreadable row: {error}"))
+            yield first_line, None
+            continue
+        if row and not (len(row) == 1 and not row[0].strip()):
+            yield first_line, row
 
 
 def _columns(rows: list[list[str]], positions: list[int]) -> list[tuple]:

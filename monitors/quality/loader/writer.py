@@ -12,12 +12,14 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
-from monitors.quality import arrivals, pgcopy
-from monitors.quality.loader.results import LoadResult
+from monitors.quality import arrivals, conf, pgcopy
+from monitors.quality.loader.results import LoadError, LoadResult
 from monitors.quality.loader.validation import PRICE_COLUMNS, Chunk, validate
 from monitors.quality.models import Bar
+
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 def store_chunks(chunks: Iterable[tuple[list, Sequence[int]]], result: LoadResult, source: str, interval: str) -> None:
@@ -121,8 +123,7 @@ class _PostgresWriter:
         repeated = int(keys.duplicated().sum())
         table = Bar._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))",
-                           [table, f"{self.source}/{self.interval}"])
+            _take_import_lock(cursor, table, f"{self.source}/{self.interval}")
             cursor.execute("SET LOCAL work_mem = '256MB'")  # the sorts and joins below stay in memory
             # Compiling these plain statements costs more than it saves (over a second once the fixed plans'
             # penalised costs pass jit_above_cost).
@@ -218,6 +219,25 @@ def _plan_fixed(cursor) -> Iterator[None]:
     finally:
         for name in switches:
             cursor.execute(f"SET LOCAL {name} TO DEFAULT")
+
+
+def _take_import_lock(cursor, table: str, key: str) -> None:
+    """The advisory lock serialising imports of one source and interval, waited for at most
+    QUALITY_LOAD_LOCK_TIMEOUT_SECONDS: any session may take an advisory lock (the read-only role too), and an
+    import must not wait for ever on one that never lets go."""
+    seconds = conf.get("QUALITY_LOAD_LOCK_TIMEOUT_SECONDS")
+    cursor.execute("SELECT current_setting('lock_timeout')")
+    previous = cursor.fetchone()[0]
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
+    try:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s), hashtext(%s))", [table, key])
+    except OperationalError as error:
+        if getattr(error.__cause__, "pgcode", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise LoadError(f"another session has held the import lock of {key} for over {seconds:g} s (an import "
+                        "of the same source and interval, or a session holding pg_advisory_lock); nothing was "
+                        "stored: try again when it has finished") from None
+    cursor.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 class _PortableWriter:

@@ -22,8 +22,15 @@ def write(tmp_path, text: str, name: str = "bars.csv"):
 
 
 def load(tmp_path, text: str, *args: str) -> tuple[str, str]:
+    """stdout (ending with the summary) and stderr; a rejected row makes the command fail (exit 1) with the summary
+    as its error, a file it cannot load raises as it is."""
     out, err = StringIO(), StringIO()
-    call_command("load_bars", str(write(tmp_path, text)), *args, stdout=out, stderr=err)
+    try:
+        call_command("load_bars", str(write(tmp_path, text)), *args, stdout=out, stderr=err)
+    except CommandError as failure:
+        if "rejected rows, listed above" not in str(failure):
+            raise
+        out.write(f"{failure}\n")
     return out.getvalue(), err.getvalue()
 
 
@@ -171,7 +178,8 @@ def test_corporate_actions_with_their_own_bad_rows(tmp_path):
                               "CCC,2025-03-06,dividend,0.24\nDDD,2025-03-07,merger,1\nEEE,2025-13-01,split,2\n"
                               "FFF,2025-03-07,split,zero\nGGG,2025-03-07,split,1:1\n", "actions.csv")
     out, err = StringIO(), StringIO()
-    call_command("load_bars", str(write(tmp_path, HEADER)), "--actions", str(actions), stdout=out, stderr=err)
+    with pytest.raises(CommandError, match="3 new and 0 updated corporate actions; not stored: 4 rejected rows"):
+        call_command("load_bars", str(write(tmp_path, HEADER)), "--actions", str(actions), stdout=out, stderr=err)
     assert "7 rows, 3 new, 0 updated, 4 rejected" in out.getvalue()
     assert "line 5: kind 'merger' is not split or dividend" in err.getvalue()
     assert "line 6: date '2025-13-01' is not a date" in err.getvalue()
@@ -185,7 +193,7 @@ def test_corporate_actions_with_their_own_bad_rows(tmp_path):
 def test_the_command_in_a_real_process(tmp_path):
     path = write(tmp_path, HEADER + "AAA,2025-07-01,10,11,9,10.5,1000\nAAA,2025-07-02,10,11,9,12,1000\n")
     result = run_manage("load_bars", str(path), "--source", "vendor")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # a row was rejected
     assert f"{path}: line 3: close is outside low..high" in result.stderr
     assert "2 rows, 1 new" in result.stdout
     assert Bar.objects.filter(source="vendor").count() == 1
@@ -213,7 +221,8 @@ def test_a_row_with_bytes_that_are_not_utf8_is_rejected_alone(tmp_path):
     path.write_bytes(HEADER.encode() + b"AAA,2025-07-01,10,11,9,10.5,1000\n\xff\xfe,2025-07-02,1,1,1,1,1\n"
                      b"AAA,2025-07-03,10,11,9,10.5,1000\n")
     out, err = StringIO(), StringIO()
-    call_command("load_bars", str(path), stdout=out, stderr=err)
+    with pytest.raises(CommandError, match="not stored: 1 rejected rows"):
+        call_command("load_bars", str(path), stdout=out, stderr=err)
     assert "line 3: symbol" in err.getvalue() and "is not a ticker" in err.getvalue()
     assert "3 rows, 2 new" in out.getvalue()
 
