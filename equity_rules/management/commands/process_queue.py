@@ -1,3 +1,6 @@
+import argparse
+import math
+
 from django.core.management.base import BaseCommand, CommandError
 
 from equity_rules import conf
@@ -5,18 +8,33 @@ from equity_rules.worker import DatabaseUnavailable, Worker
 from tickstock_ops import events
 
 
+def _number(kind: type, minimum: float, strict: bool):
+    """An argparse type: a finite number of `kind` at least (or, `strict`, above) `minimum`."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {'above' if strict else 'at least'} {minimum}")
+        return value
+    return parse
+
+
 class Command(BaseCommand):
     help = "Work the equity processing queue: claim jobs by priority and due time, apply the current rules."
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="stop when no job is due")
-        parser.add_argument("--max-seconds", type=float, help="stop after this long")
-        parser.add_argument("--max-jobs", type=int, help="stop after finishing this many jobs")
-        parser.add_argument("--batch", type=int, help="jobs per claim")
-        parser.add_argument("--lease", type=float, help="seconds a claim is held before another worker may take it")
-        parser.add_argument("--poll", type=float, help="seconds to wait when no job is due")
+        parser.add_argument("--max-seconds", type=_number(float, 0, strict=True), help="stop after this long")
+        parser.add_argument("--max-jobs", type=_number(int, 1, strict=False),
+                            help="stop after finishing this many jobs")
+        parser.add_argument("--batch", type=_number(int, 1, strict=False), help="jobs per claim")
+        parser.add_argument("--lease", type=_number(float, 0, strict=True),
+                            help="seconds a claim is held before another worker may take it")
+        parser.add_argument("--poll", type=_number(float, 0, strict=False), help="seconds to wait when no job is due")
         parser.add_argument("--name", help="worker name shown on claimed jobs (default host:pid)")
-        parser.add_argument("--db-wait", type=float,
+        parser.add_argument("--db-wait", type=_number(float, 0, strict=False),
                             help="with --once: exit 1 when the database stays unavailable this many seconds "
                                  "(default EQUITY_RULES_ONCE_DB_WAIT_SECONDS, 30)")
 

@@ -4,6 +4,8 @@ from monitors.ipo import clock, scan
 from monitors.ipo.management.commands._ipo_command import DEMO_DAY, parse_day, parse_sources, report, sources_for
 from tickstock_ops.progress import terminal_progress
 
+MAX_DAYS = 3660  # ten years of daily scans; beyond that a window is a mistake, not a backfill
+
 
 class Command(BaseCommand):
     help = ("Scan each day of a window ending at --end (default today). Resumable: a day already done for a "
@@ -20,10 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
     def handle(self, *args, **options):
-        if options["days"] < 1:
-            raise CommandError(f"--days {options['days']}: must be at least 1")
+        if not 1 <= options["days"] <= MAX_DAYS:
+            raise CommandError(f"--days {options['days']}: must be 1 to {MAX_DAYS}")
         default = DEMO_DAY if options["demo"] else clock.new_york_today()
         end = parse_day(options["end"], "--end") if options["end"] else default
+        if end.toordinal() <= options["days"]:
+            raise CommandError(f"--days {options['days']} before --end {end} starts before the year 1")
         sources = parse_sources(options["sources"])
         with (sources_for(self, options["demo"]),
               terminal_progress(f"backfill {options['days']}d", quiet=options["json"]) as progress):
