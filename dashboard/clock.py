@@ -5,6 +5,7 @@ the active time zone (Django's `timezone.activate`), charts and the live feed ge
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -17,8 +18,11 @@ def zone_of(request: HttpRequest) -> str:
     if not hasattr(request, "_clock_zone"):
         user = getattr(request, "user", None)
         zone = ClockPreference.Zone.UTC
-        if user is not None and user.is_authenticated:
-            zone = ClockPreference.objects.filter(user=user).values_list("zone", flat=True).first() or zone
+        try:
+            if user is not None and user.is_authenticated:
+                zone = ClockPreference.objects.filter(user=user).values_list("zone", flat=True).first() or zone
+        except DatabaseError:  # every request passes here, /healthz too: a database that is down is no 500
+            pass
         request._clock_zone = zone
     return request._clock_zone
 
