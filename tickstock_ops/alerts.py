@@ -6,11 +6,9 @@ label matchers, tickstock_ops/silences.py, applied to every alert as it fires) a
 `AlertActivity` row and a `tickstock.alert.*` event, which is how the dashboard (and any pager bridge reading
 the Redis stream) learns of it.
 
-Notifying means publishing `tickstock.alert.firing`: when an alert opens or reopens, and again after the repeat
-interval while it keeps firing — not while it is acknowledged, silenced or inhibited. Inside `grouped()` the
-notifications of a whole scan go out as one `tickstock.alert.digest` per (source, type, exchange) instead.
-The same new, reopened and resolved alerts are filed for the receivers in the same transaction
-(`tickstock_ops.notify.queue`, docs/notifications.md), which group and repeat them by their routes.
+Notifying means publishing `tickstock.alert.firing` when an alert opens or reopens and after each repeat interval
+(not while acknowledged, silenced or inhibited); inside `grouped()`, one `tickstock.alert.digest` per (source,
+type, exchange) instead. The same changes are filed for the receivers in the same transaction (docs/notifications.md).
 
 Inhibition: a source-level alert (a whole source stale or down) suppresses the per-symbol alerts it explains
 (rules the owning app adds with `register_inhibit_rule()`); they still count sightings, but do not notify until
