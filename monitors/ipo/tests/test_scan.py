@@ -165,7 +165,7 @@ def test_bad_arguments_are_clear_errors(fake):
         call_command("scan_ipos", "--date", "24/11/2026")
     with pytest.raises(CommandError, match="unknown source"):
         call_command("scan_ipos", "--sources", "polygon,bloomberg")
-    with pytest.raises(CommandError, match="at least 1"):
+    with pytest.raises(CommandError, match="must be 1 to 3660"):
         call_command("backfill_ipos", "--days", "0")
 
 
