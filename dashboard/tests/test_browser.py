@@ -3,22 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from playwright.sync_api import expect
 
+from dashboard.tests.browsing import log_in
 from monitors.quality.models import Anomaly, Bar, Report, Scan
 from tickstock_ops import alerts, events
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "browser-test-pw-7"
-
-
-@pytest.fixture
-def operator():
-    return get_user_model().objects.create_user("operator", password=PASSWORD, is_staff=True)
-
 
 @pytest.fixture
 def page(browser, asgi_server):
@@ -30,15 +22,6 @@ def page(browser, asgi_server):
     yield page
     context.close()
     assert errors == [], f"JavaScript errors: {errors}"
-
-
-def log_in(page, next_path: str = "/") -> None:
-    page.goto(f"{page.base}/admin/login/?next={next_path}")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{page.base}{next_path}")
-    expect(page.locator("#connection")).to_have_text("live", timeout=5000)
 
 
 def test_an_anonymous_visitor_is_redirected_to_the_login_page(page):

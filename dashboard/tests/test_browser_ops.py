@@ -4,22 +4,14 @@ says so, matcher silences mute new alerts, a phone can use it, and charts and ta
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
+from dashboard.tests.browsing import log_in
 from monitors.quality.models import Anomaly, Bar, Report, Scan
 from tickstock_ops import alerts, testing
 from tickstock_ops.models import Alert, OutboxEvent, Silence
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PASSWORD = "browser-test-pw-7"
-
-
-@pytest.fixture
-def operator():
-    return get_user_model().objects.create_user("operator", password=PASSWORD, is_staff=True)
-
 
 def new_page(browser, base: str, width: int = 1400, height: int = 900):
     context = browser.new_context(viewport={"width": width, "height": height})
@@ -36,15 +28,6 @@ def page(browser, asgi_server):
     yield page
     page.context.close()
     assert page.errors == [], f"JavaScript errors: {page.errors}"
-
-
-def log_in(page, next_path: str = "/") -> None:
-    page.goto(f"{page.base}/admin/login/?next={next_path}")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{page.base}{next_path}")
-    expect(page.locator("#connection")).to_have_text("live", timeout=5000)
 
 
 def spike(symbol: str, source: str = "feed-b") -> Alert:

@@ -21,15 +21,6 @@ PAGES = ["/", "/ipos/", "/quality/", "/quality/AAA/", "/rules/", "/panel/overvie
 
 
 @pytest.fixture
-def staff_client():
-    user = get_user_model().objects.create_user("operator", password="pw-for-tests-only", is_staff=True)
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
-
-
-@pytest.fixture
 def quality_data():
     day = datetime(2025, 6, 30, tzinfo=UTC)
     scan = Scan.objects.create(interval="1d", as_of=day, symbols_scanned=2, anomaly_count=1, duration_s=0.42,

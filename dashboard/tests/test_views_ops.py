@@ -18,15 +18,6 @@ from tickstock_ops.models import Alert, Silence
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client():
-    user = get_user_model().objects.create_user("operator", password="pw-for-tests-only", is_staff=True)
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
-
-
 def spike(symbol: str, source: str = "feed-b", interval: str = "1m") -> Alert:
     return alerts.fire(f"quality:volume_spike:{symbol}:{interval}", source="quality", title=f"{symbol} volume spike",
                        labels={"symbol": symbol, "anomaly_type": "volume_spike", "interval": interval,
