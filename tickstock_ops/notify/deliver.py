@@ -232,7 +232,9 @@ def run(*, once: bool = False, watch_seconds: float | None = None, sleep=time.sl
         total.add(deliver_due())
         upcoming, now = next_due(), timezone.now()
         wait = (upcoming.due_at - now).total_seconds() if upcoming else None
-        if once and (upcoming is None or upcoming.failures or upcoming.due_at > horizon):
+        # A group another deliverer has claimed (or one that died holding it) is not this run's to wait for.
+        held = upcoming is not None and upcoming.claimed_until is not None and upcoming.claimed_until > now
+        if once and (upcoming is None or upcoming.failures or upcoming.due_at > horizon or held):
             return total
         if watch_seconds is not None:
             left = watch_seconds - (time.monotonic() - started)
