@@ -1,16 +1,18 @@
 """Ticker symbols: the one check every way a symbol enters the project goes through (IPO sources, securities,
 bars). docs/symbols.md states the rule.
 
-A US equity symbol is 1–10 upper-case letters or digits starting with a letter, optionally followed by one
-share-class or instrument suffix after `.`, `-` or `/` (`BRK.B`, `BF-B`, `ABC.WS`, `XYZ/U`). Input is trimmed and
-upper-cased first, so `brk.b ` is `BRK.B`; anything else (markup, spaces inside, punctuation) is refused."""
+A symbol is 1–10 upper-case letters or digits, optionally after an index or market prefix (`^GSPC`, `I:SPX`) and
+followed by up to two share-class, instrument or venue suffixes after `.`, `-`, `/` or `=` (`BRK.B`, `BF-B`,
+`ABC.WS`, `XYZ/U`, `AGM.PR.D`, `AAPL.US`), at most 20 characters. Input is trimmed and upper-cased first, so
+`brk.b ` is `BRK.B`; anything else (markup, spaces inside, other punctuation) is refused."""
 
 import re
 
 from django.core.exceptions import ValidationError
 
-MAX_LENGTH = 12
-PATTERN = re.compile(r"[A-Z][A-Z0-9]{0,9}(?:[.\-/][A-Z0-9]{1,4})?")
+MAX_LENGTH = 20
+PATTERN = re.compile(r"(?:\^|[A-Z]:)?[A-Z0-9]{1,10}(?:[.\-/=][A-Z0-9]{1,5}){0,2}")
+PUNCTUATION = ".-/=^:"
 
 
 class SymbolError(ValueError):
@@ -27,8 +29,8 @@ def normalise_symbol(value) -> str:
     if len(text) > MAX_LENGTH:
         raise SymbolError(f"symbol {text[:40]!r} is longer than {MAX_LENGTH} characters")
     if not PATTERN.fullmatch(text):
-        odd = sorted({char for char in text if not (char.isascii() and (char.isalnum() or char in ".-/"))})
-        why = f"contains {''.join(odd)!r}" if odd else "is not letters/digits with at most one .-/ class suffix"
+        odd = sorted({char for char in text if not (char.isascii() and (char.isalnum() or char in PUNCTUATION))})
+        why = f"contains {''.join(odd)!r}" if odd else "is not letters/digits with at most two .-/= suffixes"
         raise SymbolError(f"symbol {text!r} {why}")
     return text
 

@@ -12,9 +12,9 @@ from django.db import transaction
 from monitors.quality.loader import bounds
 from monitors.quality.loader.reading import header, load_bars_file, records
 from monitors.quality.loader.results import LoadError, LoadResult, RowError
-from monitors.quality.loader.validation import SYMBOL
 from monitors.quality.models import CorporateAction
 from tickstock_ops.progress import ProgressCallback
+from tickstock_ops.symbols import normalise_symbol
 
 ACTION_COLUMNS = ["symbol", "date", "kind", "ratio"]
 A_FOR_B = re.compile(r"\s*([0-9.]+)\s*(?:[:/]|-for-)\s*([0-9.]+)\s*")
@@ -63,9 +63,7 @@ def load_actions_file(path: str | Path) -> ActionsResult:
 
 
 def _parse_action(values: dict) -> dict:
-    symbol = values["symbol"].upper()
-    if not SYMBOL.match(symbol):
-        raise ValueError(f"symbol {values['symbol']!r} is not a ticker")
+    symbol = normalise_symbol(values["symbol"])
     try:
         when = date.fromisoformat(values["date"]) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", values["date"]) else None
     except ValueError:

@@ -1,6 +1,5 @@
 """Validating bars column-wise, a chunk at a time: every rejected row is reported with its first problem."""
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -9,10 +8,10 @@ import pandas as pd
 
 from monitors.quality.loader import bounds
 from monitors.quality.loader.results import LoadResult, RowError
+from tickstock_ops.symbols import SymbolError, normalise_symbol
 
 COLUMNS = ["symbol", "timestamp", "open", "high", "low", "close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close"]
-SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^]{0,19}$")
 DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
 WITH_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 # Intraday: a date-time to the minute, second or microsecond (finer would not survive being stored) with an offset.
@@ -76,13 +75,18 @@ def validate(columns: list, lines: Sequence[int], interval: str, result: LoadRes
 
 
 def _symbols(raw_symbol, rejected: _Rejections) -> tuple[np.ndarray, np.ndarray]:
-    """Cleaned symbols, and a code per row that is equal for "aaa" and "AAA " (one symbol)."""
+    """Normalised symbols (docs/symbols.md), and a code per row that is equal for "aaa" and "AAA " (one symbol)."""
     codes, distinct = pd.factorize(np.asarray(raw_symbol, dtype=object))
-    cleaned = np.array([value.strip().upper() for value in distinct], dtype=object)
-    empty = np.array([value == "" for value in cleaned], dtype=bool)
-    unusable = np.array([not SYMBOL.match(value) for value in cleaned], dtype=bool)
-    rejected.add(empty[codes], "symbol is empty")
-    rejected.add(unusable[codes], lambda i: f"symbol {raw_symbol[i]!r} is not a ticker")
+    cleaned = np.empty(len(distinct), dtype=object)
+    problems = {}
+    for index, value in enumerate(distinct):
+        try:
+            cleaned[index] = normalise_symbol(value)
+        except SymbolError as error:
+            cleaned[index], problems[index] = "", str(error)
+    unusable = np.zeros(len(distinct), dtype=bool)
+    unusable[list(problems)] = True
+    rejected.add(unusable[codes], lambda i: problems[codes[i]])
     return cleaned[codes], pd.factorize(cleaned)[0][codes]
 
 

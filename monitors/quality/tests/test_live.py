@@ -87,7 +87,7 @@ BAD_ENTRIES = [
     ({"high": "99", "low": "101"}, "low is above high"),
     ({"low": "-1"}, "prices must be positive"),
     ({"volume": "-5"}, "volume is negative"),
-    ({"symbol": "NOT A TICKER"}, "is not a ticker"),
+    ({"symbol": "NOT A TICKER"}, "symbol 'NOT A TICKER' contains ' '"),
     ({"source": ""}, "source '' must be 1 to 30 characters"),
     ({"source": "x" * 31}, "must be 1 to 30 characters"),
     ({"open": "1e400"}, "open '1e400' is not a number"),

@@ -223,7 +223,7 @@ def test_a_row_with_bytes_that_are_not_utf8_is_rejected_alone(tmp_path):
     out, err = StringIO(), StringIO()
     with pytest.raises(CommandError, match="not stored: 1 rejected rows"):
         call_command("load_bars", str(path), stdout=out, stderr=err)
-    assert "line 3: symbol" in err.getvalue() and "is not a ticker" in err.getvalue()
+    assert "line 3: symbol" in err.getvalue() and "contains" in err.getvalue()
     assert "3 rows, 2 new" in out.getvalue()
 
 
@@ -316,3 +316,19 @@ def test_a_file_overlapping_stored_bars_touches_only_its_own_bars(tmp_path):
     assert rows[("AAA", "polygon", "1d", 3)] == (10.3, 1000) and rows[("AAA", "csv", "1m", 2)] == (10, 5)
     assert rows[("BBB", "csv", "1d", 3)] == (10.3, 1000)
     assert len(rows) == 6 + 1 + 6 + 2
+
+
+@pytest.mark.django_db
+def test_symbols_follow_the_one_project_wide_rule_index_and_preferred_spellings_included(tmp_path):
+    rows = ["^gspc,2025-07-01,6200,6250,6180,6230,0", "AGM.PR.D,2025-07-01,20,21,19,20.5,300",
+            "brk-b,2025-07-01,470,475,468,472,900", "A;B,2025-07-01,1,1,1,1,1", "X<Y,2025-07-01,1,1,1,1,1"]
+    out, err = load(tmp_path, HEADER + "\n".join(rows) + "\n")
+    assert sorted(Bar.objects.values_list("symbol", flat=True)) == ["AGM.PR.D", "BRK-B", "^GSPC"]
+    assert "line 5: symbol 'A;B' contains ';'" in err and "line 6: symbol 'X<Y' contains '<'" in err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["scan_quality", "fetch_bars"])
+def test_a_symbol_list_with_something_that_is_not_a_symbol_is_refused_before_any_work(command):
+    with pytest.raises(CommandError, match="symbol 'AAPL BRK' contains ' '"):
+        call_command(command, "--symbols", "MSFT,AAPL BRK")

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from monitors.quality import loader
 from monitors.quality.polygon import fetch_daily_bars
 from tickstock_ops import events
+from tickstock_ops.symbols import SymbolError, normalise_symbol
 
 
 def day(text: str) -> date:
@@ -25,7 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("--adjusted", action="store_true", help="split-adjusted bars instead of as traded")
 
     def handle(self, *args, symbols, start, end, source, adjusted, **options):
-        names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+        try:
+            names = [normalise_symbol(s) for s in symbols.split(",") if s.strip()]
+        except SymbolError as error:
+            raise CommandError(f"--symbols: {error}") from error
         last = day(end) if end else date.today()
         first = day(start) if start else last - timedelta(days=30)
         if first > last:

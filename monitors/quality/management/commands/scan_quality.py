@@ -8,6 +8,7 @@ from monitors.quality.scan import run_scan
 from tickstock_ops import events
 from tickstock_ops.events import PayloadEncoder
 from tickstock_ops.progress import terminal_progress
+from tickstock_ops.symbols import normalise_symbol
 
 
 def moment(text: str):
@@ -39,11 +40,11 @@ class Command(BaseCommand):
         try:
             as_of = moment(options["as_of"]) if options["as_of"] else None
             since = moment(options["since"]) if options["since"] else None
+            symbols = [normalise_symbol(s) for s in (options["symbols"] or "").split(",") if s.strip()] or None
         except ValueError as error:
             raise CommandError(str(error)) from error
         if as_of and since and since >= as_of:
             raise CommandError("--since must be before --as-of")
-        symbols = [s.strip().upper() for s in (options["symbols"] or "").split(",") if s.strip()] or None
         with terminal_progress(f"scan {options['interval']}", quiet=options["json"]) as progress:
             result = run_scan(as_of=as_of, since=since, symbols=symbols, interval=options["interval"],
                               full=options["full"], progress=progress)
