@@ -287,7 +287,9 @@ class _PortableWriter:
 
 
 def upsert_frame(frame: pd.DataFrame, *, source: str, interval: str) -> LoadResult:
-    """Store already-typed bars (columns symbol, ts (UTC), open, high, low, close, volume), e.g. from an API."""
+    """Store bars the project generated itself (the demo data, benchmarks): columns symbol, ts (UTC), open, high,
+    low, close, volume, already typed. Nothing here is validated: bars from outside enter through `load_bars`,
+    `fetch_bars` or `consume_bars`, which check every value against docs/input-bounds.md first."""
     result = LoadResult(rows=len(frame))
     stamps = pd.to_datetime(frame["ts"], utc=True).dt.tz_convert(None).to_numpy().astype("datetime64[ns]")
     chunk = Chunk(np.arange(1, len(frame) + 1, dtype=np.int64), frame["symbol"].to_numpy(dtype=object),
