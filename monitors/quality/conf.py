@@ -96,6 +96,14 @@ DEFAULTS = {
     "QUALITY_ACTION_FUTURE_DAYS": 366,
     # How long an import waits for another import of the same source and interval to finish.
     "QUALITY_LOAD_LOCK_TIMEOUT_SECONDS": 120,
+    # The bar table's time partitions on PostgreSQL (docs/scaling.md): months per partition by interval (1 when not
+    # listed), how many months ahead the schedule creates them, and per interval how many days of bars are kept
+    # (None = for ever); retention drops whole partitions, waiting at most the lock timeout for a busy table.
+    # Change the months per partition only before the first migrate: existing partitions keep their spans.
+    "QUALITY_BAR_PARTITION_MONTHS": {"1d": 12},
+    "QUALITY_BAR_PARTITIONS_AHEAD": 2,
+    "QUALITY_BAR_RETENTION_DAYS": {"1m": 365, "5m": 365, "15m": 365, "30m": 365, "1h": 365, "1d": None},
+    "QUALITY_BAR_RETENTION_LOCK_TIMEOUT_SECONDS": 10,
 }
 
 

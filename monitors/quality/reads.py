@@ -63,13 +63,15 @@ def _newest_up_to(interval: str, since: pd.Timestamp, start: pd.Timestamp, symbo
     bar when nothing newer arrived, else one index probe."""
     adapt = connection.ops.adapt_datetimefield_value
     since_at, start_at = adapt(since.to_pydatetime()), adapt(start.to_pydatetime())
+    # The bars' interval is given as a constant, not joined to the state's (a column of another collation), so
+    # the planner keeps only that interval's partitions (docs/scaling.md).
     sql = (f"SELECT symbol, source, ts, open, high, low, close, volume FROM (SELECT b.symbol, b.source, b.ts, b.open,"
            f" b.high, b.low, b.close, b.volume FROM {LATEST} l JOIN {BARS} b ON b.symbol = l.symbol"
-           f" AND b.source = l.source AND b.interval = l.interval AND b.ts = CASE WHEN l.ts <= %s THEN l.ts ELSE"
+           f" AND b.source = l.source AND b.interval = %s AND b.ts = CASE WHEN l.ts <= %s THEN l.ts ELSE"
            f" (SELECT MAX(x.ts) FROM {BARS} x WHERE x.symbol = l.symbol AND x.source = l.source"
-           f" AND x.interval = l.interval AND x.ts <= %s) END"
+           f" AND x.interval = %s AND x.ts <= %s) END"
            f" WHERE l.interval = %s AND b.ts >= %s AND {_in('l.symbol', symbols)}) AS newest")
-    return _read(sql, [since_at, since_at, interval, start_at, *symbols])
+    return _read(sql, [interval, since_at, interval, since_at, interval, start_at, *symbols])
 
 
 def _in(column: str, values: list) -> str:

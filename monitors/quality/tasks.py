@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from monitors.quality import calendar, conf
+from monitors.quality import calendar, conf, partitions
 from monitors.quality.live import consumer, lag
 from monitors.quality.models import Scan
 from monitors.quality.scan import run_scan
@@ -44,6 +44,12 @@ def intraday_scan(now=None) -> dict:
         return {"skipped": "scanned less than 30 seconds ago"}
     result = run_scan(as_of=now, interval=interval, kind=Scan.Kind.INTRADAY)
     return {"scan_id": result.scan.pk, "anomalies": result.scan.anomaly_count}
+
+
+def maintain_bar_partitions(now=None) -> dict:
+    """Daily: the bar table's partitions for the coming months, and retention per interval (docs/scaling.md)."""
+    now = now or timezone.now()
+    return {"created": partitions.create_ahead(now), "dropped": partitions.apply_retention(now)}
 
 
 def check_bars_lag() -> dict:

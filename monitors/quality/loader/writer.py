@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from django.db import OperationalError, connection, transaction
 
-from monitors.quality import arrivals, conf, pgcopy
+from monitors.quality import arrivals, conf, partitions, pgcopy
 from monitors.quality.loader.results import LoadError, LoadResult
 from monitors.quality.loader.validation import PRICE_COLUMNS, Chunk, validate
 from monitors.quality.models import Bar
@@ -124,6 +124,8 @@ class _PostgresWriter:
         table = Bar._meta.db_table
         with connection.cursor() as cursor:
             _take_import_lock(cursor, table, f"{self.source}/{self.interval}")
+            # Every bar lands in a partition of its own month (or year), not in the default one (docs/scaling.md).
+            partitions.prepare(self.interval, keys["ts"].to_numpy())
             cursor.execute("SET LOCAL work_mem = '256MB'")  # the sorts and joins below stay in memory
             # Compiling these plain statements costs more than it saves (over a second once the fixed plans'
             # penalised costs pass jit_above_cost).
