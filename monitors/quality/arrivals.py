@@ -2,7 +2,8 @@
 
 The bar writer notes what it stores in an `Arrivals` and saves it in the transaction that stores the bars, so the
 state commits with them; a bar older than the newest one already known (a backfill, a re-import) leaves it alone.
-Scans read it with `newest()` instead of re-reading bars to learn who is fresh.
+Scans read it with `newest()` instead of re-reading bars to learn who is fresh. The scheduled intraday scan also
+keeps its watermark here (`record_scanned`): the newest bar it saw, from which the next one judges each symbol.
 """
 
 from datetime import UTC, datetime
@@ -59,10 +60,36 @@ def _upsert(names: list[str], stamps: list[datetime], source: str, interval: str
 
 
 def newest(interval: str, symbols: list[str] | None = None) -> pd.DataFrame:
-    """symbol, source, ts (UTC) of the newest stored bar of each symbol and source of `interval`."""
+    """symbol, source, ts (UTC) of the newest stored bar of each symbol and source of `interval`, and `scanned`,
+    the newest bar the last scheduled scan saw (NaT before the first)."""
     rows = LatestBar.objects.filter(interval=interval)
     if symbols:
         rows = rows.filter(symbol__in=symbols)
-    frame = pd.DataFrame(list(rows.values_list("symbol", "source", "ts")), columns=["symbol", "source", "ts"])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame = pd.DataFrame(list(rows.values_list("symbol", "source", "ts", "scanned")),
+                         columns=["symbol", "source", "ts", "scanned"])
+    for name in ("ts", "scanned"):
+        frame[name] = pd.to_datetime(frame[name], utc=True)
     return frame
+
+
+def record_scanned(interval: str, seen: pd.DataFrame) -> None:
+    """The scheduled scan's watermark: per symbol and source (`seen`: symbol, source, ts) the newest bar it read.
+    It only moves forward."""
+    if seen.empty:
+        return
+    names, sources = seen["symbol"].astype(str).tolist(), seen["source"].astype(str).tolist()
+    stamps = [stamp.to_pydatetime() for stamp in seen["ts"]]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {TABLE} AS l SET scanned = given.stamp FROM unnest(%s::varchar[], %s::varchar[],"
+                " %s::timestamptz[]) AS given(name, src, stamp) WHERE l.symbol = given.name AND l.source = given.src"
+                " AND l.interval = %s AND (l.scanned IS NULL OR l.scanned < given.stamp)",
+                [names, sources, stamps, interval])
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"UPDATE {TABLE} SET scanned = %s WHERE symbol = %s AND source = %s AND interval = %s"
+            " AND (scanned IS NULL OR scanned < %s)",
+            [(adapt(stamp), name, source, interval, adapt(stamp))
+             for name, source, stamp in zip(names, sources, stamps, strict=True)])

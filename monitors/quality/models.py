@@ -40,6 +40,8 @@ class LatestBar(models.Model):
     interval = models.CharField(max_length=4, choices=INTERVAL_CHOICES)
     ts = models.DateTimeField(help_text="The newest bar's timestamp.")
     stored_at = models.DateTimeField(help_text="When that bar was stored.")
+    scanned = models.DateTimeField(null=True, blank=True,
+                                   help_text="The newest bar the last scheduled intraday scan saw (its watermark).")
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.interval} newest {self.ts:%Y-%m-%d %H:%M} ({self.source})"

@@ -1,5 +1,5 @@
-"""Reading bars out of the database for a scan: one query for a whole universe (a binary COPY on PostgreSQL),
-or only what arrived since the previous scan plus the bar before it (`read_increment`)."""
+"""Reading bars out of the database for a scan: one query for a whole universe (a binary COPY on PostgreSQL), and
+the newest bar of symbols up to a moment (for the incremental read, `monitors/quality/incremental.py`)."""
 
 import io
 
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from django.db import connection
 
-from monitors.quality import arrivals, pgcopy
-from monitors.quality.models import INTERVALS, Bar, CorporateAction, LatestBar
+from monitors.quality import pgcopy
+from monitors.quality.models import Bar, CorporateAction, LatestBar
 
 BAR_COLUMNS = ["symbol", "source", "ts", "open", "high", "low", "close", "volume"]
 BARS, LATEST = Bar._meta.db_table, LatestBar._meta.db_table
@@ -35,30 +35,7 @@ def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
                  params)
 
 
-def read_increment(interval: str, since: pd.Timestamp, as_of: pd.Timestamp, start: pd.Timestamp,
-                   symbols: list[str] | None = None) -> pd.DataFrame:
-    """What the freshness checks need of `read_bars(interval, start, as_of)` to judge bars in (since, as_of]: per
-    symbol and source a tail of its bars that reaches back to its newest bar up to `since`. The bars of the last
-    two intervals before `since` are read by time (bars arrive in time order, so that is a short range); a symbol
-    with none there (a hole, or stale) gets its newest bar up to `since` from the arrival state and one index probe.
-    Symbols with bars from several sources are read whole: which source is primary depends on all their bars."""
-    state = arrivals.newest(interval, symbols)
-    several = sorted(set(state.loc[state["symbol"].duplicated(), "symbol"]))
-    step = pd.Timedelta(minutes=INTERVALS[interval] or 24 * 60)
-    recent = read_bars(interval, max(start, since - 2 * step), as_of, symbols)
-    recent = recent[~recent["symbol"].isin(several)]
-    reaching = set(recent.loc[recent["ts"] <= since, "symbol"])
-    probe = sorted(set(state.loc[state["ts"] >= start, "symbol"]) - reaching - set(several))
-    parts = [recent]
-    if probe:
-        parts.append(_newest_up_to(interval, since, start, probe))
-    if several:
-        parts.append(read_bars(interval, start, as_of, several))
-    frame = pd.concat(parts, ignore_index=True).astype({"symbol": "category", "source": "category"})
-    return frame.sort_values(["symbol", "source", "ts"], kind="stable", ignore_index=True)
-
-
-def _newest_up_to(interval: str, since: pd.Timestamp, start: pd.Timestamp, symbols: list[str]) -> pd.DataFrame:
+def newest_up_to(interval: str, since: pd.Timestamp, start: pd.Timestamp, symbols: list[str]) -> pd.DataFrame:
     """Per symbol and source, its newest bar up to `since` if that is not before `start`: the arrival state's own
     bar when nothing newer arrived, else one index probe."""
     adapt = connection.ops.adapt_datetimefield_value

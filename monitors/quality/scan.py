@@ -9,7 +9,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from monitors.quality import bulk_insert, calendar, checks, conf, reads, scoring
+from monitors.quality import arrivals, bulk_insert, calendar, checks, conf, incremental, reads, scoring
 from monitors.quality.models import Anomaly, PublishedAnomaly, Report, Scan
 from monitors.quality.thresholds import symbol_profiles, thresholds_for
 from tickstock_ops import alerts, slo
@@ -43,6 +43,7 @@ class Examination:
     sources: dict[str, list[str]]
     findings: list[checks.Finding]
     types: tuple[str, ...]
+    seen: pd.DataFrame  # symbol, source, ts: the newest bar read of each (a scheduled scan's next watermark)
 
 
 def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, symbols: list[str] | None = None,
@@ -58,8 +59,11 @@ def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, sy
     since_ts = calendar.utc(since) if since is not None else _previous_as_of(as_of_ts, interval, kind)
     seen = examine(as_of_ts, since_ts, symbols, interval, kind, full, step)
     step(2, 4, "storing reports")
-    scan, reports = _store(seen.findings, seen.scanned, seen.profiles, seen.sources, as_of_ts, since_ts, interval,
-                           kind, started)
+    with transaction.atomic():
+        scan, reports = _store(seen.findings, seen.scanned, seen.profiles, seen.sources, as_of_ts, since_ts,
+                               interval, kind, started)
+        if kind == Scan.Kind.INTRADAY:
+            arrivals.record_scanned(interval, seen.seen)
     step(3, 4, "alerting")
     _alert(seen.findings, seen.scanned, interval, seen.types, scan, seen.profiles)
     step(4, 4, "done")
@@ -71,32 +75,47 @@ def examine(as_of: pd.Timestamp, since: pd.Timestamp | None, symbols: list[str] 
             types: tuple[str, ...] | None = None) -> Examination:
     """Read the bars and run the checks (those of the scan's kind, or `types`), storing nothing."""
     types = types or (checks.ALL_TYPES if kind == Scan.Kind.FULL else checks.INTRADAY_TYPES)
-    bars = _read(interval, since, as_of, kind, types, symbols, full)
+    # A scheduled intraday scan judges each symbol from its watermark (docs/quality-scans.md).
+    state = arrivals.newest(interval, symbols) if kind == Scan.Kind.INTRADAY and since is not None else None
+    known = symbol_profiles(sorted(set(state["symbol"]) | set(symbols or []))) if state is not None else {}
+    limits = {equity_type: thresholds_for(equity_type) for equity_type in {p.equity_type for p in known.values()}}
+    bars = _read(interval, since, as_of, kind, types, symbols, full, state, limits)
     found = set(bars["symbol"].unique())
     scanned = sorted(found | set(symbols or []))
-    profiles = symbol_profiles(scanned)
-    thresholds = {equity_type: thresholds_for(equity_type) for equity_type in {p.equity_type for p in
-                                                                                 profiles.values()}}
+    profiles = {symbol: known[symbol] for symbol in scanned} if known.keys() >= set(scanned) else (
+        symbol_profiles(scanned))
+    thresholds = {equity_type: limits.get(equity_type) or thresholds_for(equity_type)
+                  for equity_type in {p.equity_type for p in profiles.values()}}
     universe = checks.Universe(interval=interval, as_of=as_of, since=since, profiles=profiles,
-                               thresholds=thresholds, actions=reads.read_actions(scanned), types=types)
+                               thresholds=thresholds, actions=reads.read_actions(scanned), types=types,
+                               watermarks=_watermarks(state))
     if step:
         step(1, 4, f"checking {len(scanned)} symbols")
     findings = checks.run(bars, universe) + _absent(symbols or [], found, as_of, interval)
     sources: dict[str, list[str]] = defaultdict(list)
     for symbol, source in bars[["symbol", "source"]].drop_duplicates().itertuples(index=False):
         sources[symbol].append(source)
+    newest = bars.groupby(["symbol", "source"], observed=True, sort=False)["ts"].max().reset_index()
     return Examination(scanned, profiles, {symbol: sorted(names) for symbol, names in sources.items()}, findings,
-                       types)
+                       types, newest)
 
 
-def _read(interval, since, as_of, kind, types, symbols, full) -> pd.DataFrame:
-    """The bars the checks need: the whole look-back window, or for a scheduled intraday scan whose checks look
-    one bar back (freshness) the increment since the previous scan, which gives the same findings."""
+def _read(interval, since, as_of, kind, types, symbols, full, state, limits) -> pd.DataFrame:
+    """The bars the checks need: the whole look-back window, or for a scheduled intraday scan of its own checks
+    the increment since the previous scan with the context they need, which gives the same findings."""
     start = _read_start(interval, since, as_of, kind)
-    if (not full and kind == Scan.Kind.INTRADAY and since is not None and since < as_of
-            and set(types) <= set(checks.FRESHNESS_TYPES)):
-        return reads.read_increment(interval, since, as_of, start, symbols)
+    if (not full and state is not None and since < as_of and set(types) <= set(checks.INTRADAY_TYPES)):
+        smallest = min((values["price_move_pct"] for values in limits.values()),
+                       default=conf.thresholds()["price_move_pct"])
+        return incremental.read(interval, since, as_of, start, symbols, state, smallest)
     return reads.read_bars(interval, start, as_of, symbols)
+
+
+def _watermarks(state: pd.DataFrame | None) -> dict[tuple[str, str], pd.Timestamp]:
+    if state is None:
+        return {}
+    marked = state.dropna(subset=["scanned"])
+    return dict(zip(zip(marked["symbol"], marked["source"], strict=True), marked["scanned"], strict=True))
 
 
 def _previous_as_of(as_of: pd.Timestamp, interval: str, kind: str) -> pd.Timestamp | None:

@@ -6,6 +6,8 @@ cross-source checks work on the long frame. Baselines learn from clean data: bar
 volume spikes, halts) are masked out of the trailing averages and volatility windows that judge later bars.
 """
 
+import dataclasses
+
 import pandas as pd
 
 from monitors.quality.checks import extended
@@ -36,6 +38,7 @@ def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
     if bars.empty:
         return findings
     primary, sources = choose_primary(bars)
+    universe = dataclasses.replace(universe, lowers=_lowers(sources, universe))
     series = primary
     if universe.interval != "1d":
         regular = extended.regular_hours(primary["ts"])
@@ -54,15 +57,29 @@ def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
             findings += intraday_freshness(subset, universe, exchange)
     # Staleness is a condition of now: reported by every scan while it lasts (its event still goes out once per
     # newest bar). Everything else is reported by the scan whose window holds the moment it became certain.
+    # A finding on a bar is judged from the symbol's watermark (a bar that arrived late is still judged once).
     findings = [f for f in findings if f.type in universe.types and (f.type == "data_stale" or _in_window(
-        f.certain_at if f.certain_at is not None else f.ts, universe))]
+        f.certain_at if f.certain_at is not None else f.ts, universe.as_of,
+        universe.since if f.at_close else universe.since_for(f.symbol)))]
     for finding in findings:
         finding.source = finding.source or sources.get(finding.symbol, "")
     return findings
 
 
-def _in_window(ts: pd.Timestamp, universe: Universe) -> bool:
-    return ts <= universe.as_of and (universe.since is None or ts > universe.since)
+def _in_window(ts: pd.Timestamp, as_of: pd.Timestamp, since: pd.Timestamp | None) -> bool:
+    return ts <= as_of and (since is None or ts > since)
+
+
+def _lowers(primary_sources: dict[str, str], universe: Universe) -> dict[str, pd.Timestamp]:
+    """symbol → its primary source's watermark, where that lies before `since`."""
+    if universe.since is None or not universe.watermarks:
+        return {}
+    lowers = {}
+    for symbol, source in primary_sources.items():
+        mark = universe.watermarks.get((symbol, source))
+        if mark is not None and mark < universe.since:
+            lowers[symbol] = mark
+    return lowers
 
 
 def choose_primary(bars: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:

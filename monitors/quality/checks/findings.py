@@ -31,6 +31,9 @@ class Finding:
     # When the finding became certain, if later than `ts` (a split confirmed by the sessions after it): the scan
     # whose window holds this moment reports it.
     certain_at: pd.Timestamp | None = None
+    # Certain at a session's close rather than at a bar (a hole up to the close, a session without bars): judged by
+    # the scan's window, never by the symbol's watermark, or every scan until the next bar would report it again.
+    at_close: bool = False
 
 
 @dataclass
@@ -44,3 +47,16 @@ class Universe:
     thresholds: dict[str, dict]
     actions: pd.DataFrame  # symbol, date (Timestamp), kind, ratio
     types: tuple[str, ...] = ALL_TYPES
+    # (symbol, source) → the newest bar the previous scheduled scan saw: bars after it are judged even when they
+    # arrived after the window holding their timestamp had passed (docs/quality-scans.md).
+    watermarks: dict[tuple[str, str], pd.Timestamp] = field(default_factory=dict)
+    # symbol → where its window starts when its primary source's watermark lies before `since` (set by `run`).
+    lowers: dict[str, pd.Timestamp] = field(default_factory=dict)
+
+    def since_for(self, symbol: str) -> pd.Timestamp | None:
+        """Where `symbol`'s window of bars to judge starts: `since`, or its watermark when that is earlier."""
+        return self.lowers.get(symbol, self.since)
+
+    def earliest(self) -> pd.Timestamp | None:
+        """The earliest start of any symbol's window."""
+        return min(self.lowers.values(), default=self.since) if self.since is not None else None

@@ -150,18 +150,21 @@ def _intraday_holes(primary: pd.DataFrame, universe: Universe, exchange: str,
     findings = []
     # A hole becomes certain when the next bar arrives (or the session closes): that moment is its ts, so a scan
     # reporting on (since, as_of] reports each hole exactly once; holes outside that window are not built at all.
-    for mask, begin, length in ((hole > limit_ns, previous_end, hole), (tail > limit_ns, t + bar_ns, tail)):
-        for i in np.nonzero(mask & _in_window_ns(begin + length, universe, slack=1000))[0]:
+    # A hole between bars ends at a bar, judged from the symbol's watermark; a hole up to the close at the close.
+    for mask, begin, length, at_close in ((hole > limit_ns, previous_end, hole, False),
+                                          (tail > limit_ns, t + bar_ns, tail, True)):
+        since = universe.since if at_close else universe.earliest()
+        for i in np.nonzero(mask & _in_window_ns(begin + length, universe.as_of, since, slack=1000))[0]:
             begin_ts = pd.Timestamp(begin[i], tz="UTC")
-            findings.append(_intraday_gap(sym[i], begin_ts, length[i] / 60e9, universe.interval))
+            findings.append(_intraday_gap(sym[i], begin_ts, length[i] / 60e9, universe.interval, at_close))
     return findings + _sessions_without_bars(frame, universe, sessions, opens, closes)
 
 
-def _in_window_ns(stamps: np.ndarray, universe: Universe, slack: int = 0) -> np.ndarray:
-    """Which UTC nanosecond moments fall in the scan's window (since, as_of], widened by `slack` ns each side for
+def _in_window_ns(stamps: np.ndarray, as_of: pd.Timestamp, since: pd.Timestamp | None, slack: int = 0) -> np.ndarray:
+    """Which UTC nanosecond moments fall in the window (since, as_of], widened by `slack` ns each side for
     moments that are rounded later (the caller's findings are filtered by the exact window afterwards)."""
-    inside = stamps <= universe.as_of.value + slack
-    return inside & (stamps > universe.since.value - slack) if universe.since is not None else inside
+    inside = stamps <= as_of.value + slack
+    return inside & (stamps > since.value - slack) if since is not None else inside
 
 
 def _sessions_without_bars(frame: pd.DataFrame, universe: Universe, sessions: pd.DatetimeIndex,
@@ -169,7 +172,8 @@ def _sessions_without_bars(frame: pd.DataFrame, universe: Universe, sessions: pd
     """Sessions closed in the window in which a symbol seen in an earlier session has no bar (ts: the close)."""
     open_ns, close_ns = nanos(opens), nanos(closes)
     last_session = np.searchsorted(open_ns, universe.as_of.value, side="right") - 1
-    candidates = [k for k in np.nonzero(_in_window_ns(close_ns, universe))[0] if k <= last_session]
+    candidates = [k for k in np.nonzero(_in_window_ns(close_ns, universe.as_of, universe.since))[0]
+                  if k <= last_session]
     if not candidates or frame.empty:
         return []
     first = frame.groupby("symbol", sort=True)["session"].min()
@@ -183,18 +187,18 @@ def _sessions_without_bars(frame: pd.DataFrame, universe: Universe, sessions: pd
                 symbol=symbol, type="coverage_gap", severity="critical", ts=closes.iloc[missing],
                 value=float((close_ns[missing] - open_ns[missing]) / 60e9), threshold=0.0,
                 detail=f"no {universe.interval} bars in the session of {sessions[missing]:%Y-%m-%d}",
-                extra={"span": f"{sessions[missing]:%Y-%m-%d}"},
+                extra={"span": f"{sessions[missing]:%Y-%m-%d}"}, at_close=True,
             ))
     return findings
 
 
-def _intraday_gap(symbol: str, begin: pd.Timestamp, minutes: float, interval: str) -> Finding:
+def _intraday_gap(symbol: str, begin: pd.Timestamp, minutes: float, interval: str, at_close: bool) -> Finding:
     end = begin + pd.Timedelta(minutes=minutes)
     return Finding(
         symbol=symbol, type="coverage_gap", severity="warning", ts=end, value=round(minutes, 1),
         threshold=float(conf.get("QUALITY_INTRADAY_GAP_MINUTES")),
         detail=f"no {interval} bars {begin:%Y-%m-%d %H:%M}–{end:%H:%M} UTC ({minutes:.0f} minutes) inside the session",
-        extra={"span": f"{begin:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"},
+        extra={"span": f"{begin:%Y-%m-%d %H:%M}–{end:%H:%M} UTC"}, at_close=at_close,
     )
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from monitors.quality import calendar, conf
 from monitors.quality.checks import price, splits, trend, volume
-from monitors.quality.checks.arrays import ffill, matrix, next_traded, peer_median, shift
+from monitors.quality.checks.arrays import ffill, matrix, nanos, next_traded, peer_median, shift
 from monitors.quality.checks.findings import TREND_TYPES, VOLUME_TYPES, Finding, Universe
 
 
@@ -41,10 +41,13 @@ class Panel:
         self.basis = np.ones_like(self.close)  # multiplier from a bar's own price basis to the newest bar's
 
     def _window_rows(self) -> np.ndarray:
-        mask = self.index <= self.universe.as_of
-        if self.universe.since is not None:
-            mask &= self.index > self.universe.since
-        return np.asarray(mask)
+        """(bars × symbols): is the bar in its symbol's window (after its watermark or `since`, up to `as_of`)?"""
+        mask = np.asarray(self.index <= self.universe.as_of)[:, None]
+        if self.universe.since is None:
+            return np.broadcast_to(mask, (len(self.index), len(self.symbols)))
+        stamps = nanos(self.index)[:, None]
+        lowers = np.array([self.universe.since_for(symbol).value for symbol in self.symbols], dtype=np.int64)
+        return mask & (stamps > lowers[None, :])
 
     def _session_days(self) -> pd.DatetimeIndex:
         """Each bar's session date (naive), in the exchange's time zone for intraday bars."""
@@ -65,7 +68,7 @@ class Panel:
 
     def emit(self, kind: str, mask: np.ndarray, value: np.ndarray, threshold: np.ndarray,
              severity: np.ndarray, detail, extra=None) -> None:
-        rows, cols = np.nonzero(mask & self.window_mask[:, None])
+        rows, cols = np.nonzero(mask & self.window_mask)
         for row, col in zip(rows, cols, strict=True):
             self.findings.append(Finding(
                 symbol=self.symbols[col], type=kind, severity=str(severity[row, col]), ts=self.index[row],

@@ -1,0 +1,76 @@
+"""The scheduled intraday scan's read: the bars its checks judge plus the few before them they need, instead of the
+whole look-back window (docs/quality-scans.md).
+
+Each symbol's window starts at `since`, or at its watermark when an earlier bar of it arrived late. Every bar from
+a few intervals before the earliest window's start is read by time (bars arrive in time order, so the BRIN index
+on `ts` makes that a short range); a symbol that read does not give enough context before that start (a hole, the
+first minutes of a session, a recorded split or dividend that re-bases its prices) is read whole, and a symbol with
+nothing new gets its newest bar from the arrival state and one index probe. Symbols with bars from several sources
+are read whole: which source is primary depends on all their bars.
+"""
+
+import pandas as pd
+from django.db import connection
+
+from monitors.quality import calendar, reads
+from monitors.quality.checks import context
+from monitors.quality.checks.extended import regular_hours
+from monitors.quality.models import INTERVALS, Bar, CorporateAction, LatestBar
+
+# Intervals of bars read before `since`: a symbol trading every interval has its context among them.
+CONTEXT_INTERVALS = 5
+
+
+def read(interval: str, since: pd.Timestamp, as_of: pd.Timestamp, start: pd.Timestamp, symbols: list[str] | None,
+         state: pd.DataFrame, move_pct: float) -> pd.DataFrame:
+    """What the scheduled scan's checks need of `reads.read_bars(interval, start, as_of, symbols)` to judge each
+    symbol's bars after its window's start (`state`: `arrivals.newest()` of the interval), for the same findings;
+    `move_pct` is the smallest price-move threshold of the symbols' equity types."""
+    several = set(state.loc[state["symbol"].duplicated(), "symbol"])
+    single = state[~state["symbol"].isin(several)].set_index("symbol")
+    # The earliest bar judged: a symbol with bars stored after its watermark, where that lies before `since`, is
+    # judged from there, and so its peers' moves on those bars are needed too.
+    lagging = state[(state["scanned"] < since) & (state["ts"] > state["scanned"])]
+    late = _first_late(interval, since, sorted(set(lagging["symbol"]))) if len(lagging) else None
+    earliest = min(since, late - pd.Timedelta(microseconds=1)) if late is not None else since
+    step = pd.Timedelta(minutes=INTERVALS[interval] or 24 * 60)
+    first = max(start, earliest - CONTEXT_INTERVALS * step)
+    recent = reads.read_bars(interval, first, as_of, symbols)
+    recent = recent[~recent["symbol"].isin(several)]
+    whole = set(several)
+    if first > start:
+        known = set(recent["symbol"].astype(str)) | set(state["symbol"])
+        whole |= context.lacking(recent, earliest, move_pct) | (_re_based(start) & known)
+        recent = recent[~recent["symbol"].isin(whole)]
+    reaching = set(recent.loc[recent["ts"] <= since, "symbol"])
+    probe = sorted(set(single.index[single["ts"] >= start]) - reaching - whole)
+    parts = [recent]
+    if probe:
+        newest = reads.newest_up_to(interval, since, start, probe)
+        # A newest bar outside regular hours says nothing about the session it follows: read those whole.
+        outside = set(newest.loc[~regular_hours(newest["ts"]), "symbol"])
+        parts.append(newest[~newest["symbol"].isin(outside)])
+        whole |= outside
+    if whole:
+        parts.append(reads.read_bars(interval, start, as_of, sorted(whole)))
+    frame = pd.concat(parts, ignore_index=True).astype({"symbol": "category", "source": "category"})
+    return frame.sort_values(["symbol", "source", "ts"], kind="stable", ignore_index=True)
+
+
+def _first_late(interval: str, since: pd.Timestamp, symbols: list[str]) -> pd.Timestamp | None:
+    """The oldest bar of `symbols` after its watermark and up to `since`: one that arrived after the scan whose
+    window held it (an index range probe per symbol and source, empty for one that was only stale)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT MIN(b.ts) FROM {LatestBar._meta.db_table} l JOIN {Bar._meta.db_table} b ON b.symbol = l.symbol"
+            " AND b.source = l.source AND b.interval = l.interval AND b.ts > l.scanned AND b.ts <= %s"
+            " WHERE l.interval = %s AND l.symbol IN (" + ", ".join(["%s"] * len(symbols)) + ")",
+            [adapt(since.to_pydatetime()), interval, *symbols])
+        (oldest,) = cursor.fetchone()
+    return calendar.utc(oldest) if oldest is not None else None
+
+
+def _re_based(start: pd.Timestamp) -> set[str]:
+    """Symbols with a split or dividend from the window's first session on: their earlier prices are re-based."""
+    return set(CorporateAction.objects.filter(date__gte=start.date()).values_list("symbol", flat=True))
