@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("quality", "0004_latestbar")]
+    dependencies = [("quality", "0005_partition_bar")]
 
     operations = [
         migrations.AddField(
