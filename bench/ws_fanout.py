@@ -50,12 +50,24 @@ async def client_main(urls: list[str], cookie: str, origin_of: dict, events: int
     from websockets.asyncio.client import connect
 
     arrivals = np.full((len(urls), events), np.nan)
-    sockets = []
+    sockets, handshakes, rejected = [], [], []
+
+    async def open_one(url: str):
+        started = time.perf_counter()
+        try:
+            socket = await connect(url, additional_headers={"Cookie": cookie, "Origin": origin_of[url]},
+                                   compression=None, max_queue=None, open_timeout=60, ping_interval=None)
+        except Exception as error:  # e.g. HTTP 403: daphne rejected a handshake the app did not answer in time
+            rejected.append(f"{type(error).__name__}: {error}"[:120])
+            return None
+        handshakes.append(time.perf_counter() - started)
+        return socket
+
     for start in range(0, len(urls), CONNECT_BURST):
-        batch = [connect(url, additional_headers={"Cookie": cookie, "Origin": origin_of[url]}, compression=None,
-                         max_queue=None, open_timeout=60, ping_interval=None)
-                 for url in urls[start:start + CONNECT_BURST]]
-        sockets += await asyncio.gather(*batch)
+        opened = await asyncio.gather(*(open_one(url) for url in urls[start:start + CONNECT_BURST]))
+        sockets += [socket for socket in opened if socket is not None]
+    (out.parent / f"{out.stem}-handshakes.json").write_text(json.dumps({"seconds": handshakes,
+                                                                          "rejected": rejected}))
 
     async def read(index: int, socket) -> None:
         row = arrivals[index]
@@ -168,6 +180,9 @@ def main() -> None:
     for process in clients:
         process.wait(timeout=120)
     arrivals = np.vstack([np.load(work / f"client{k}.npy") for k in range(args.client_processes)])
+    shakes = [json.loads((work / f"client{k}-handshakes.json").read_text()) for k in range(args.client_processes)]
+    opened = sorted(seconds for shake in shakes for seconds in shake["seconds"])
+    rejected = [reason for shake in shakes for reason in shake["rejected"]]
     for server in servers:
         testing.stop(server)
 
@@ -178,6 +193,10 @@ def main() -> None:
           f"{count} events at "
           f"{count / publishing:.0f}/s ({args.batch} per transaction) for {publishing:.1f} s: "
           f"{received.sum()} deliveries of {received.size}, {missed} missed")
+    if opened:
+        print(f"handshakes ({CONNECT_BURST} at once): p50 {percentile(opened, 0.5) * 1000:.0f} ms, p99 "
+              f"{percentile(opened, 0.99) * 1000:.0f} ms, max {opened[-1] * 1000:.0f} ms; {len(rejected)} rejected"
+              + (f" (first: {rejected[0]})" if rejected else ""))
     if latencies:
         print(f"commit -> client latency: p50 {percentile(latencies, 0.5):.0f} ms, p99 "
               f"{percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms")

@@ -2,6 +2,7 @@ import asyncio
 import json
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -109,6 +110,16 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
     # No channel of its own per socket: the process's Broadcaster receives for all of them. (Channels gives a
     # consumer a channel only when this alias names a configured layer.)
     channel_layer_alias = "none"
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch without its hop to the one database thread before every message (to close old
+        connections): this consumer reaches the database only through `database_sync_to_async`, which closes them
+        itself. With that hop a burst of handshakes (browsers reconnecting after a deploy) queued on the thread
+        past daphne's handshake timeout, which rejects them with HTTP 403 (docs/dashboard.md)."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         user = self.scope.get("user")

@@ -94,3 +94,38 @@ def test_every_socket_gets_every_event_of_a_burst_in_commit_order(asgi_server):
     finally:
         for socket in sockets:
             socket.close()
+
+
+def test_a_burst_of_handshakes_waits_on_the_database_thread_once_per_socket(monkeypatch):
+    """Each message Channels dispatches used to hop first to the one database thread; a burst of browsers
+    reconnecting queued there past daphne's 5 s handshake timeout and got HTTP 403. Only the session lookup
+    remains, and the sockets still work."""
+    from asgiref.sync import async_to_sync
+    from channels import consumer
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    hops = []
+
+    async def hop() -> None:
+        hops.append(1)
+
+    monkeypatch.setattr(consumer, "aclose_old_connections", hop)
+    cookie = session_cookie().encode()
+
+    async def burst(count: int) -> list[dict]:
+        sockets = [WebsocketCommunicator(application, "/ws/dashboard/", headers=[
+            (b"cookie", cookie), (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]) for _ in range(count)]
+        for socket in sockets:
+            assert (await socket.connect(timeout=10))[0]
+        answers = []
+        for socket in sockets:
+            await socket.send_json_to({"resync_after": None})
+            answers.append(await socket.receive_json_from(timeout=10))
+            await socket.disconnect()
+        return answers
+
+    answers = async_to_sync(burst)(20)
+    assert [answer["resync"] for answer in answers] == [True] * 20
+    assert hops == []
