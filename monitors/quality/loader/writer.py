@@ -48,6 +48,8 @@ COPY_ROW = np.dtype([
     ("open_len", ">i4"), ("open", ">f8"), ("high_len", ">i4"), ("high", ">f8"), ("low_len", ">i4"), ("low", ">f8"),
     ("close_len", ">i4"), ("close", ">f8"), ("volume_len", ">i4"), ("volume", ">i8"),
 ])
+SPAN_ROW = np.dtype([("fields", ">i2"), ("code_len", ">i4"), ("code", ">i4"), ("first_len", ">i4"), ("first", ">i8"),
+                     ("last_len", ">i4"), ("last", ">i8")])
 
 
 class _PostgresWriter:
@@ -131,7 +133,7 @@ class _PostgresWriter:
             # penalised costs pass jit_above_cost).
             cursor.execute("SET LOCAL jit = off")
             cursor.execute("SET LOCAL default_statistics_target = 10")  # enough to plan joins of staging tables
-            cursor.execute("ANALYZE quality_bar_staging, quality_symbol_staging")
+            cursor.execute("ANALYZE quality_bar_staging (code, ts), quality_symbol_staging (code)")
             if repeated:
                 cursor.execute("DELETE FROM quality_bar_staging earlier USING quality_bar_staging later"
                                " WHERE later.code = earlier.code AND later.ts = earlier.ts"
@@ -157,28 +159,27 @@ class _PostgresWriter:
         """quality_stored_staging: the stored bars of this source and interval within each symbol's span in the
         file, read by range scans of the primary key whatever the bar table's statistics say."""
         # PostgreSQL keeps microseconds: the span's ends are the staged (truncated) timestamps.
-        spans = keys.assign(ts=keys["ts"] // 1000 * 1000).groupby("code")["ts"].agg(["min", "max"])
-        listing = io.StringIO()
-        pd.DataFrame({"code": spans.index, "symbol": np.array(list(self.codes), dtype=object)[spans.index],
-                      "first": pd.to_datetime(spans["min"], utc=True), "last": pd.to_datetime(spans["max"], utc=True),
-                      }).to_csv(listing, sep="\t", header=False, index=False)
-        listing.seek(0)
-        cursor.execute('CREATE TEMP TABLE quality_span_staging (code integer, symbol varchar(20) COLLATE "C",'
-                       " first timestamptz, last timestamptz) ON COMMIT DROP")
-        cursor.cursor.copy_expert("COPY quality_span_staging FROM STDIN", listing)
+        spans = (keys["ts"] // 1000 - pgcopy.PG_EPOCH_US).groupby(keys["code"]).agg(["min", "max"])
+        rows = np.empty(len(spans), dtype=SPAN_ROW)
+        rows["fields"], rows["code_len"], rows["first_len"], rows["last_len"] = 3, 4, 8, 8
+        rows["code"], rows["first"], rows["last"] = spans.index, spans["min"], spans["max"]
+        cursor.execute("CREATE TEMP TABLE quality_span_staging (code integer, first timestamptz, last timestamptz)"
+                       " ON COMMIT DROP")
+        cursor.cursor.copy_expert("COPY quality_span_staging FROM STDIN WITH BINARY", pgcopy.framed(rows))
         with _plan_fixed(cursor):
             cursor.execute(
                 f"""
                 CREATE TEMP TABLE quality_stored_staging ON COMMIT DROP AS
-                SELECT span.code, stored.* FROM quality_span_staging span CROSS JOIN LATERAL (
+                SELECT span.code, stored.* FROM quality_span_staging span JOIN quality_symbol_staging s USING (code)
+                CROSS JOIN LATERAL (
                     SELECT ts, open, high, low, close, volume FROM {Bar._meta.db_table}
-                    WHERE symbol = span.symbol AND source = %s AND interval = %s AND ts BETWEEN span.first AND span.last
+                    WHERE symbol = s.symbol AND source = %s AND interval = %s AND ts BETWEEN span.first AND span.last
                     OFFSET 0
                 ) stored
                 """,
                 [self.source, self.interval],
             )
-        cursor.execute("ANALYZE quality_stored_staging")
+        cursor.execute("ANALYZE quality_stored_staging (code, ts)")
 
     def _update_changed(self, cursor) -> int:
         """Update the stored bars the file changes, each found by its key; returns how many."""
