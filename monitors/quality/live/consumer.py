@@ -8,6 +8,7 @@ claimed (XPENDING … IDLE, then XCLAIM) once they have been idle for the claim 
 consumer's own read-ahead entries, which XAUTOCLAIM would take back.
 """
 
+import gc
 import logging
 import os
 import queue
@@ -15,7 +16,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
@@ -30,6 +32,9 @@ MAX_BACKOFF_SECONDS = 5.0
 CLAIM_EVERY_SECONDS = 5.0
 ONCE_PATIENCE_SECONDS = 10.0  # `--once` waits this long for Redis or the database, then gives up with the error
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+# A read of 20,000 entries allocates 40,000 lists (no cycles among them); collecting every 700 allocations, as
+# Python does by default, made the cyclic garbage collector a quarter of the consumer's CPU (docs/live-bars.md).
+GC_FIRST_THRESHOLD = 100_000
 
 
 @dataclass
@@ -83,9 +88,10 @@ class BarConsumer:
         error is raised); an entry is never lost meanwhile, only left pending."""
         self.patience = ONCE_PATIENCE_SECONDS if once else None
         try:
-            self._retrying(self.join)
-            self._consume(once)
-            self._retrying(self.leave)
+            with _collecting_less():
+                self._retrying(self.join)
+                self._consume(once)
+                self._retrying(self.leave)
         except ConsumerStopped:
             log.info("stopped while waiting for Redis or the database; unacknowledged entries stay pending")
         return self.totals
@@ -297,6 +303,20 @@ class _ReadAhead(threading.Thread):
             if isinstance(item, list):
                 found.append(item)
         return found
+
+
+@contextmanager
+def _collecting_less() -> Iterator[None]:
+    """While consuming: the objects alive at the start (modules, Django, pandas) are left out of every collection
+    (gc.freeze), and the young generation is collected every GC_FIRST_THRESHOLD allocations instead of 700."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], GC_FIRST_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def others_active(client: redis.Redis, stream_names: list[str], group: str, within_seconds: float) -> bool:
