@@ -2,7 +2,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import redis
 from django.conf import settings
@@ -38,15 +37,19 @@ class Command(BaseCommand):
 
         env = {**os.environ, "REDIS_URL": settings.REDIS_URL}
         python = sys.executable
-        consume_bars = [python, "manage.py", "consume_bars"]
-        children = [
+
+        def command(*args: str) -> subprocess.Popen:
+            return subprocess.Popen([python, "manage.py", *args], env=env, cwd=settings.BASE_DIR)
+
+        # The web server and the cluster are the system; the demo feed may stop without taking them down.
+        # The bar consumer is started again if it exits (its unacknowledged entries wait in the stream).
+        essential = [
             subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "config.asgi:application"],
                              env=env),
-            subprocess.Popen([python, "manage.py", "qcluster"], env=env, cwd=settings.BASE_DIR),
-            subprocess.Popen(consume_bars, env=env, cwd=settings.BASE_DIR),
+            command("qcluster"),
         ]
-        if demo:
-            children.append(subprocess.Popen([python, "manage.py", "demo_feed"], env=env, cwd=settings.BASE_DIR))
+        restarted = {"consume_bars": (lambda: command("consume_bars"), command("consume_bars"))}
+        others = [command("demo_feed")] if demo else []
         redis_note = "embedded Redis at " + settings.REDIS_URL if settings.EMBEDDED_REDIS else settings.REDIS_URL
         self.stdout.write(self.style.SUCCESS(
             f"\nTickStock Ops on http://{host}:{port}/  (database: {settings.DATABASES['default']['ENGINE']}, "
@@ -62,16 +65,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
-            # The web server and the cluster are the system; the demo feed may stop without taking them down.
-            # The bar consumer is started again if it exits (its unacknowledged entries wait in the stream).
-            while not stopping and all(child.poll() is None for child in children[:2]):
-                time.sleep(0.5)
-                if children[2].poll() is not None and not stopping:
-                    self.stderr.write(f"consume_bars exited with {children[2].returncode}; starting it again")
-                    time.sleep(2)
-                    children[2] = subprocess.Popen(consume_bars, env=env, cwd=settings.BASE_DIR)
+            processes.supervise(essential, restarted, lambda: stopping, self.stderr.write)
         finally:
-            processes.stop_all(children, timeout=20)
+            processes.stop_all([*essential, *(process for _, process in restarted.values()), *others], timeout=20)
             if settings.EMBEDDED_REDIS:
                 embedded_redis.stop(settings.VAR_DIR)
             self.stdout.write("stopped")
