@@ -25,6 +25,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from monitors.quality import conf, loader
 from monitors.quality.live import streams
+from monitors.quality.loader import validation
+from monitors.quality.loader.validation import Chunk
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 5.0
@@ -110,15 +112,15 @@ class BarConsumer:
                 item = reader.take(timeout=0.2)
                 if item is _DRAINED:
                     return
-                for entries in item or []:
-                    self.handle(entries)
+                for entries, checked in item or []:
+                    self.handle(entries, checked)
                 if item:
                     reader.done_with_one()
         finally:
             reader.halt()
         for item in reader.leftovers():
-            for entries in item:
-                self.handle(entries)
+            for entries, checked in item:
+                self.handle(entries, checked)
 
     def join(self) -> None:
         """Create the group on each stream (from its oldest entry) unless it exists."""
@@ -182,9 +184,10 @@ class BarConsumer:
 
     # One batch
 
-    def handle(self, entries: streams.Entries) -> None:
-        interval = entries.stream[len(streams.STREAM_PREFIX):]
-        rejected = self._retrying(lambda: self._store_isolating(entries, interval), database=True)
+    def handle(self, entries: streams.Entries, checked: "Checked | None" = None) -> None:
+        """Store (validating first unless the read-ahead thread has: `checked`), then acknowledge."""
+        interval = _interval(entries)
+        rejected = self._retrying(lambda: self._store_isolating(entries, interval, checked), database=True)
         committed_at = time.time()
         self._retrying(lambda: self._acknowledge(entries, rejected))
         with self.lock:
@@ -195,11 +198,12 @@ class BarConsumer:
         if self.on_stored:
             self.on_stored(entries.stream, entries.ids, committed_at)
 
-    def _store_isolating(self, entries: streams.Entries, interval: str) -> dict[int, str]:
+    def _store_isolating(self, entries: streams.Entries, interval: str,
+                         checked: "Checked | None" = None) -> dict[int, str]:
         """Store the batch; if it fails for a reason that is not an outage, store its entries one at a time so
         that the one entry the writer cannot take is rejected instead of blocking the stream."""
         try:
-            return store(entries, interval)
+            return store(entries, interval, checked)
         except TRANSIENT_DB_ERRORS:
             raise
         except DatabaseError as error:
@@ -269,7 +273,8 @@ class _ReadAhead(threading.Thread):
                     continue
                 batches = self.owner._retrying(lambda: self.owner.read(block=not self.once))
                 if batches:
-                    self.ready.put(batches)
+                    # Validated here, so that the consumer's thread stores one batch while this one checks the next.
+                    self.ready.put([(entries, validated(entries, _interval(entries))) for entries in batches])
                     continue
                 self.room.release()
                 if self.once:
@@ -295,7 +300,7 @@ class _ReadAhead(threading.Thread):
         self.halted.set()
         self.join(timeout=self.owner.block_ms / 1000 + 30)
 
-    def leftovers(self) -> list[list[streams.Entries]]:
+    def leftovers(self) -> list[list[tuple[streams.Entries, "Checked"]]]:
         """What was read and not handed over yet: stored before the consumer exits, not left pending."""
         found = []
         while not self.ready.empty():
@@ -332,17 +337,38 @@ def others_active(client: redis.Redis, stream_names: list[str], group: str, with
     return False
 
 
-def store(entries: streams.Entries, interval: str) -> dict[int, str]:
-    """Validate and store the entries' bars in one transaction with the loader's validation and writer; the
-    rejected entries' positions with the reason (a field missing, a bad source, the loader's row message)."""
-    groups = entries.by_source()
-    rejected = dict(entries.problems)
+@dataclass
+class Checked:
+    """A batch's entries validated: the valid bars per source, and the rejected entries' positions with the reason
+    (a field missing, a bad source, the loader's row message)."""
+
+    chunks: dict[str, Chunk]
+    rejected: dict[int, str]
+
+
+def validated(entries: streams.Entries, interval: str) -> Checked:
+    """The entries checked by the loader's validation, exactly as `load_bars` checks a file's rows."""
+    groups = entries.by_source()  # a bad source becomes a problem of its entry
+    chunks, rejected = {}, dict(entries.problems)
+    for source, indexes in groups.items():
+        result = loader.LoadResult()
+        chunks[source] = validation.validate(streams.positions(entries, indexes), indexes, interval, result)
+        rejected.update((error.line, error.message) for error in result.errors)
+    return Checked(chunks, rejected)
+
+
+def store(entries: streams.Entries, interval: str, checked: Checked | None = None) -> dict[int, str]:
+    """Store the entries' valid bars in one transaction with the loader's one writer (validating them first
+    unless `checked` is given); returns the rejected entries' positions with the reason."""
+    checked = checked or validated(entries, interval)
     with transaction.atomic():
-        for source, indexes in groups.items():
-            result = loader.LoadResult()
-            loader.store_chunks([(streams.positions(entries, indexes), indexes)], result, source, interval)
-            rejected.update((error.line, error.message) for error in result.errors)
-    return rejected
+        for source, chunk in checked.chunks.items():
+            loader.write_bars([chunk], loader.LoadResult(), source, interval)
+    return checked.rejected
+
+
+def _interval(entries: streams.Entries) -> str:
+    return entries.stream[len(streams.STREAM_PREFIX):]
 
 
 def _text(value: bytes | str) -> str:
