@@ -69,8 +69,8 @@ DEFAULTS = {
     "QUALITY_LIVE_GROUP": "tickstock-ops",
     # Entries per read and per transaction, and how many one consumer may hold read but not acknowledged: the
     # next batch is read while the current one is stored.
-    "QUALITY_LIVE_BATCH_SIZE": 20_000,
-    "QUALITY_LIVE_MAX_IN_FLIGHT": 40_000,
+    "QUALITY_LIVE_BATCH_SIZE": 50_000,
+    "QUALITY_LIVE_MAX_IN_FLIGHT": 100_000,
     "QUALITY_LIVE_BLOCK_MS": 1_000,
     # Entries another consumer has held this long without acknowledging them are claimed: it is presumed dead.
     "QUALITY_LIVE_CLAIM_IDLE_SECONDS": 60,
