@@ -2,15 +2,19 @@
 the newest bar of symbols up to a moment (for the incremental read, `monitors/quality/incremental.py`)."""
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 from django.db import connection
+from pandas.api.types import union_categoricals
 
 from monitors.quality import pgcopy
 from monitors.quality.models import Bar, CorporateAction, LatestBar
 
 BAR_COLUMNS = ["symbol", "source", "ts", "open", "high", "low", "close", "volume"]
+# A read of this many symbols or more is worth a second connection (`read_bars(split=True)`).
+SPLIT_MIN_SYMBOLS = 1000
 BARS, LATEST = Bar._meta.db_table, LatestBar._meta.db_table
 READ_ROW = np.dtype([
     ("fields", ">i2"), ("symbol_len", ">i4"), ("symbol", "S20"), ("source_len", ">i4"), ("source", "S30"),
@@ -20,8 +24,9 @@ READ_ROW = np.dtype([
 ])
 
 def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
-              symbols: list[str] | None = None) -> pd.DataFrame:
-    """Every bar of `interval` in [start, end] (of `symbols`, when given) in one query, as a typed frame."""
+              symbols: list[str] | None = None, split: bool = False) -> pd.DataFrame:
+    """Every bar of `interval` in [start, end] (of `symbols`, when given) in one query, as a typed frame; with
+    `split`, a large read on PostgreSQL outside a transaction is two COPYs side by side (`_read_split`)."""
     adapt = connection.ops.adapt_datetimefield_value
     where = ["interval = %s", "ts <= %s"]
     params: list = [interval, adapt(end.to_pydatetime())]
@@ -31,8 +36,40 @@ def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
     if symbols:
         where.append(_in("symbol", symbols))
         params.extend(symbols)
-    return _read(f"SELECT symbol, source, ts, open, high, low, close, volume FROM {BARS} WHERE {' AND '.join(where)}",
-                 params)
+    sql = f"SELECT symbol, source, ts, open, high, low, close, volume FROM {BARS} WHERE {' AND '.join(where)}"
+    middle = _middle_symbol(interval, symbols) if split else None
+    return _read(sql, params) if middle is None else _read_split(sql, params, middle)
+
+
+def _middle_symbol(interval: str, symbols: list[str] | None) -> str | None:
+    """The symbol that halves a read of at least SPLIT_MIN_SYMBOLS symbols (from the arrival state); None when the
+    read should stay one query: other connections cannot see a transaction's own writes."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    names = sorted(set(symbols) if symbols else
+                   set(LatestBar.objects.filter(interval=interval).values_list("symbol", flat=True)))
+    return names[len(names) // 2] if len(names) >= SPLIT_MIN_SYMBOLS else None
+
+
+def _read_split(sql: str, params: list, middle: str) -> pd.DataFrame:
+    """The symbols before `middle` read on a second connection while this one reads the rest: PostgreSQL formats
+    the two COPYs on two cores (a read of 1.26 M daily bars 0.8-1.2 s instead of 1.3-1.5 s)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        before = pool.submit(_fetch_elsewhere, f"{sql} AND symbol < %s", [*params, middle])
+        after = _fetch(f"{sql} AND symbol >= %s", [*params, middle])
+        parts = [before.result(), after]
+    frame = pd.DataFrame({name: union_categoricals([part[name] for part in parts]) for name in ("symbol", "source")})
+    for name in BAR_COLUMNS[2:]:
+        frame[name] = pd.concat([part[name] for part in parts], ignore_index=True)
+    return _typed(frame)
+
+
+def _fetch_elsewhere(sql: str, params: list) -> pd.DataFrame:
+    """`_fetch` on this thread's own connection, closed afterwards."""
+    try:
+        return _fetch(sql, params)
+    finally:
+        connection.close()
 
 
 def newest_up_to(interval: str, since: pd.Timestamp, start: pd.Timestamp, symbols: list[str]) -> pd.DataFrame:
@@ -56,14 +93,20 @@ def _in(column: str, values: list) -> str:
 
 
 def _read(sql: str, params: list) -> pd.DataFrame:
+    return _typed(_fetch(sql, params))
+
+
+def _fetch(sql: str, params: list) -> pd.DataFrame:
     if connection.vendor == "postgresql":
-        frame = _copy_out(sql, params)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            frame = pd.DataFrame(cursor.fetchall(), columns=BAR_COLUMNS)
-        frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
-        frame = frame.astype({"symbol": "category", "source": "category"})
+        return _copy_out(sql, params)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        frame = pd.DataFrame(cursor.fetchall(), columns=BAR_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, format="ISO8601")
+    return frame.astype({"symbol": "category", "source": "category"})
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for name in ("open", "high", "low", "close", "volume"):
         frame[name] = frame[name].astype(float)
     return frame.sort_values(["symbol", "source", "ts"], kind="stable", ignore_index=True)

@@ -108,7 +108,7 @@ def _read(interval, since, as_of, kind, types, symbols, full, state, limits) -> 
         smallest = min((values["price_move_pct"] for values in limits.values()),
                        default=conf.thresholds()["price_move_pct"])
         return incremental.read(interval, since, as_of, start, symbols, state, smallest)
-    return reads.read_bars(interval, start, as_of, symbols)
+    return reads.read_bars(interval, start, as_of, symbols, split=True)
 
 
 def _watermarks(state: pd.DataFrame | None) -> dict[tuple[str, str], pd.Timestamp]:

@@ -84,12 +84,24 @@ def peer_median(values: np.ndarray, groups: list[np.ndarray], min_peers: int) ->
     out = np.full_like(values, np.nan)
     for columns in groups:
         block = values[:, columns]
-        enough = (~np.isnan(block)).sum(axis=1) >= min_peers
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median = np.nanmedian(block, axis=1)
-        out[:, columns] = np.where(enough, median, np.nan)[:, None]
+        counts = (~np.isnan(block)).sum(axis=1)
+        out[:, columns] = np.where(counts >= min_peers, nanmedian_rows(block, counts), np.nan)[:, None]
     return out
+
+
+def nanmedian_rows(block: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`np.nanmedian(block, axis=1)` (the same values) for a row count where that takes a Python loop per row:
+    one sort, NaN last, then the middle one or two of each row's `counts` numbers."""
+    if not block.shape[1]:
+        return np.full(len(block), np.nan)
+    ordered = np.sort(block, axis=1)
+    rows = np.arange(len(block))
+    low = ordered[rows, np.clip((counts - 1) // 2, 0, None)]
+    high = ordered[rows, np.minimum(counts // 2, block.shape[1] - 1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        middle = np.where(counts % 2 == 1, low, (low + high) / 2)
+    return np.where(counts > 0, middle, np.nan)
 
 
 

@@ -1,8 +1,11 @@
 """Each check of docs/quality-checks.md on arrays: what it flags, and what only looks anomalous to a naive rule."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
+from monitors.quality.checks.arrays import nanmedian_rows
 from monitors.quality.tests.builders import calm, daily, intraday, noisy_volume, of_type, run, sessions
 from monitors.quality.thresholds import Profile
 
@@ -356,3 +359,15 @@ def test_only_bars_in_the_window_are_reported():
     assert of_type(run(bars, AFTER, since=day), "price_anomaly") == []
     assert len(of_type(run(bars, AFTER, since=day - pd.Timedelta(hours=1)), "price_anomaly")) == 1
     assert of_type(run(bars, day - pd.Timedelta(hours=1)), "price_anomaly") == []
+
+
+def test_the_peers_median_is_numpys_nanmedian_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for width in (1, 2, 5, 599, 600, 2001):  # numpy takes another path from 600 columns on
+        block = rng.normal(size=(40, width)) * rng.choice([1e-3, 1.0, 1e3], size=(40, width))
+        block[rng.random(block.shape) < 0.4] = np.nan
+        block[7] = np.nan
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanmedian(block, axis=1)
+        assert np.array_equal(nanmedian_rows(block, (~np.isnan(block)).sum(axis=1)), expected, equal_nan=True)

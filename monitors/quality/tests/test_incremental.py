@@ -91,7 +91,9 @@ def found(examination) -> list[tuple]:
             for f in examination.findings]
 
 
-@pytest.mark.django_db
+# Committed as it goes, like a live feed: one transaction for the day's 800 imports would hold every lock they took
+# (temporary tables, partitions) to its end and can exhaust PostgreSQL's lock table.
+@pytest.mark.django_db(transaction=True)
 def test_scanned_every_minute_the_incremental_scan_finds_what_a_full_scan_finds():
     bars = minute_day()
     clock = pd.Timestamp(f"{DAY} 09:31", tz=NEW_YORK).tz_convert("UTC")
