@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def listen(*args: str, timeout: float = 60) -> list[dict]:
-    result = testing.run_manage("listen", *args, "--idle-exit", "3", timeout=timeout)
+    result = testing.run_manage("listen", *args, "--idle-exit", "1.5", timeout=timeout)
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines()]
 
