@@ -28,14 +28,7 @@ def read(interval: str, since: pd.Timestamp, as_of: pd.Timestamp, start: pd.Time
     `move_pct` is the smallest price-move threshold of the symbols' equity types."""
     several = set(state.loc[state["symbol"].duplicated(), "symbol"])
     single = state[~state["symbol"].isin(several)].set_index("symbol")
-    # The earliest bar judged: a symbol with bars stored after its watermark, where that lies before `since`, is
-    # judged from there, and so its peers' moves on those bars are needed too.
-    lagging = state[(state["scanned"] < since) & (state["ts"] > state["scanned"])]
-    late = _first_late(interval, since, sorted(set(lagging["symbol"]))) if len(lagging) else None
-    earliest = min(since, late - pd.Timedelta(microseconds=1)) if late is not None else since
-    step = pd.Timedelta(minutes=INTERVALS[interval] or 24 * 60)
-    first = max(start, earliest - CONTEXT_INTERVALS * step)
-    recent = reads.read_bars(interval, first, as_of, symbols)
+    recent, first, earliest = _recent(interval, since, as_of, start, symbols, state)
     recent = recent[~recent["symbol"].isin(several)]
     whole = set(several)
     if first > start:
@@ -55,6 +48,37 @@ def read(interval: str, since: pd.Timestamp, as_of: pd.Timestamp, start: pd.Time
         parts.append(reads.read_bars(interval, start, as_of, sorted(whole)))
     frame = pd.concat(parts, ignore_index=True).astype({"symbol": "category", "source": "category"})
     return frame.sort_values(["symbol", "source", "ts"], kind="stable", ignore_index=True)
+
+
+def _recent(interval: str, since: pd.Timestamp, as_of: pd.Timestamp, start: pd.Timestamp, symbols: list[str] | None,
+            state: pd.DataFrame) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp]:
+    """Every bar from a few intervals before the earliest bar judged up to `as_of`, where that read starts, and the
+    earliest bar judged (exclusive). A symbol with bars stored after its watermark, where that lies before `since`,
+    is judged from its first bar after it, and so its peers' moves on that bar are needed too."""
+    step = pd.Timedelta(minutes=INTERVALS[interval] or 24 * 60)
+    first = max(start, since - CONTEXT_INTERVALS * step)
+    recent = reads.read_bars(interval, first, as_of, symbols)
+    lagging = state[(state["scanned"] < since) & (state["ts"] > state["scanned"])]
+    # Watermarks within this read: their late bars are in it; older ones: one index probe per symbol and source.
+    near = lagging[lagging["scanned"] >= first]
+    late = []
+    if len(near):
+        marks = pd.Series(near["scanned"].to_numpy(), index=near["symbol"] + "\x00" + near["source"])
+        mark = pd.to_datetime((recent["symbol"].astype(str) + "\x00" + recent["source"].astype(str)).map(marks),
+                              utc=True)
+        late.append(recent.loc[(recent["ts"] > mark) & (recent["ts"] <= since), "ts"].min())
+    far = sorted(set(lagging.loc[lagging["scanned"] < first, "symbol"]))
+    late.append(_first_late(interval, since, far) if far else None)
+    late = [stamp for stamp in late if stamp is not None and not pd.isna(stamp)]
+    earliest = min(since, min(late) - pd.Timedelta(microseconds=1)) if late else since
+    if earliest - CONTEXT_INTERVALS * step < first and first > start:
+        earlier = max(start, earliest - CONTEXT_INTERVALS * step)
+        before = reads.read_bars(interval, earlier, first, symbols)
+        recent = pd.concat([before[before["ts"] < first], recent], ignore_index=True).astype(
+            {"symbol": "category", "source": "category"}).sort_values(["symbol", "source", "ts"], kind="stable",
+                                                                      ignore_index=True)
+        first = earlier
+    return recent, first, earliest
 
 
 def _first_late(interval: str, since: pd.Timestamp, symbols: list[str]) -> pd.Timestamp | None:

@@ -41,10 +41,11 @@ def jumpy(symbol: str, day: str) -> pd.DataFrame:
 def minute_day() -> pd.DataFrame:
     """A day of minute bars after a normal one, with what goes wrong in a day. Each bar arrives (is stored) at its
     timestamp, as a feed that sends the forming bar does, except TARDY's: after a hole its feed lags, and its bars
-    from 12:30 on arrive 20 minutes late, after the scans whose windows held their timestamps."""
+    from 12:30 on arrive 20 minutes late, after the scans whose windows held their timestamps; SLOW's bars all
+    arrive two minutes late."""
     bars = pd.concat([
         *(intraday(symbol, PREVIOUS) for symbol in ("FLAT", "HOLE", "STOP", "PREPOST", "TWO", "GONE", "JUMPY",
-                                                     "TARDY")),
+                                                     "TARDY", "SLOW")),
         intraday("OLD", EARLIER),
         intraday("FLAT", DAY, volume=8_000),
         intraday("HOLE", DAY, skip=("10:00", "12:30")),
@@ -56,10 +57,13 @@ def minute_day() -> pd.DataFrame:
         intraday("BLINK", DAY, skip=("13:00", "15:30")),
         jumpy("JUMPY", DAY),
         intraday("TARDY", DAY, skip=("10:00", "12:30"), price=50.0),
+        jumpy("SLOW", DAY),
     ], ignore_index=True)
     local = bars["ts"].dt.tz_convert(NEW_YORK).dt.strftime("%Y-%m-%d %H:%M")
     tardy = (bars["symbol"] == "TARDY") & (local >= f"{DAY} 12:30")
     bars["arrives"] = bars["ts"].where(~tardy, bars["ts"] + pd.Timedelta(minutes=20))
+    slow = (bars["symbol"] == "SLOW") & (local >= f"{DAY} 09:30")
+    bars["arrives"] = bars["arrives"].where(~slow, bars["ts"] + pd.Timedelta(minutes=2))
     # A move of 30 % at 12:35 that holds, on a bar that arrived at 12:55.
     bars.loc[tardy & (local >= f"{DAY} 12:35"), ["open", "high", "low", "close"]] = [35.0, 35.035, 34.965, 35.0]
     return bars
@@ -124,7 +128,7 @@ def test_scanned_every_minute_the_incremental_scan_finds_what_a_full_scan_finds(
     # The day had each kind of trouble the scan looks for, so the comparison covered them.
     assert {("STOP", "data_stale"), ("HOLE", "coverage_gap"), ("LATE", "coverage_gap"), ("BLINK", "coverage_gap"),
             ("STOP", "coverage_gap"), ("JUMPY", "price_anomaly"), ("JUMPY", "price_gap"),
-            ("TARDY", "price_anomaly")} <= kinds
+            ("TARDY", "price_anomaly"), ("SLOW", "price_anomaly"), ("SLOW", "price_gap")} <= kinds
     assert "OLD" not in whole.scanned and "GONE" in whole.scanned
     # Each finding on a bar is reported once, the late bars' included: TARDY's hole ends at its 12:30 bar, which
     # arrived at 12:50, and its move is on a bar that arrived at 12:55.
