@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 
 from monitors.quality import conf, loader
 from monitors.quality.live import streams
@@ -34,6 +34,8 @@ MAX_BACKOFF_SECONDS = 5.0
 CLAIM_EVERY_SECONDS = 5.0
 ONCE_PATIENCE_SECONDS = 10.0  # `--once` waits this long for Redis or the database, then gives up with the error
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+UNIQUE_VIOLATION = "23505"
+RACE_ATTEMPTS = 3
 # A read of 20,000 entries allocates 40,000 lists (no cycles among them); collecting every 700 allocations, as
 # Python does by default, made the cyclic garbage collector a quarter of the consumer's CPU (docs/live-bars.md).
 GC_FIRST_THRESHOLD = 100_000
@@ -359,12 +361,23 @@ def validated(entries: streams.Entries, interval: str) -> Checked:
 
 def store(entries: streams.Entries, interval: str, checked: Checked | None = None) -> dict[int, str]:
     """Store the entries' valid bars in one transaction with the loader's one writer (validating them first
-    unless `checked` is given); returns the rejected entries' positions with the reason."""
+    unless `checked` is given); returns the rejected entries' positions with the reason. Consumers of a group
+    store at once, each other entries, so none waits for an import lock; when another one inserted one of these
+    bars meanwhile (the same bar published twice), the transaction is tried again and finds it stored."""
     checked = checked or validated(entries, interval)
-    with transaction.atomic():
-        for source, chunk in checked.chunks.items():
-            loader.write_bars([chunk], loader.LoadResult(), source, interval)
-    return checked.rejected
+    attempt = 1
+    while True:
+        try:
+            with transaction.atomic():
+                for source, chunk in checked.chunks.items():
+                    loader.write_bars([chunk], loader.LoadResult(), source, interval, concurrent=True)
+            return checked.rejected
+        except IntegrityError as error:
+            if getattr(error.__cause__, "pgcode", None) != UNIQUE_VIOLATION or attempt >= RACE_ATTEMPTS:
+                raise
+            log.info("%s: another consumer stored one of these bars meanwhile; storing the batch again",
+                     entries.stream)
+            attempt += 1
 
 
 def _interval(entries: streams.Entries) -> str:
