@@ -104,6 +104,11 @@ DEFAULTS = {
     "QUALITY_BAR_PARTITIONS_AHEAD": 2,
     "QUALITY_BAR_RETENTION_DAYS": {"1m": 365, "5m": 365, "15m": 365, "30m": 365, "1h": 365, "1d": None},
     "QUALITY_BAR_RETENTION_LOCK_TIMEOUT_SECONDS": 10,
+    # A scan spread over django-q2 workers (docs/quality-scans.md): how many shards to ask for (1 = one process), how
+    # long to wait for workers to join, and the deadline of every exchange between shards (under django-q2's 300 s).
+    "QUALITY_SCAN_SHARDS": 1,
+    "QUALITY_SCAN_SHARD_JOIN_SECONDS": 2.0,
+    "QUALITY_SCAN_SHARD_TIMEOUT_SECONDS": 240,
 }
 
 

@@ -2,6 +2,7 @@
 the newest bar of symbols up to a moment (for the incremental read, `monitors/quality/incremental.py`)."""
 
 import io
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,9 +25,11 @@ READ_ROW = np.dtype([
 ])
 
 def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
-              symbols: list[str] | None = None, split: bool = False) -> pd.DataFrame:
-    """Every bar of `interval` in [start, end] (of `symbols`, when given) in one query, as a typed frame; with
-    `split`, a large read on PostgreSQL outside a transaction is two COPYs side by side (`_read_split`)."""
+              symbols: list[str] | None = None, split: bool = False,
+              shard: tuple[int, int] | None = None) -> pd.DataFrame:
+    """Every bar of `interval` in [start, end] (of `symbols`, when given; of the symbols of shard i of n, when
+    `shard` is (i, n)) in one query, as a typed frame; with `split`, a large read on PostgreSQL outside a
+    transaction is two COPYs side by side (`_read_split`)."""
     adapt = connection.ops.adapt_datetimefield_value
     where = ["interval = %s", "ts <= %s"]
     params: list = [interval, adapt(end.to_pydatetime())]
@@ -36,9 +39,23 @@ def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
     if symbols:
         where.append(_in("symbol", symbols))
         params.extend(symbols)
+    if shard is not None:
+        where.append(f"{_symbol_hash()} %% %s = %s")
+        params.extend([shard[1], shard[0]])
     sql = f"SELECT symbol, source, ts, open, high, low, close, volume FROM {BARS} WHERE {' AND '.join(where)}"
     middle = _middle_symbol(interval, symbols) if split else None
     return _read(sql, params) if middle is None else _read_split(sql, params, middle)
+
+
+def _symbol_hash() -> str:
+    """A non-negative hash of the symbol that every process computes alike: PostgreSQL's hashtext, on SQLite a
+    CRC-32 registered on the connection."""
+    if connection.vendor == "postgresql":
+        return "(hashtext(symbol)::bigint + 2147483648)"
+    connection.ensure_connection()
+    connection.connection.create_function("quality_symbol_hash", 1, lambda symbol: zlib.crc32(symbol.encode()),
+                                          deterministic=True)
+    return "quality_symbol_hash(symbol)"
 
 
 def _middle_symbol(interval: str, symbols: list[str] | None) -> str | None:

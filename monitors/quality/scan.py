@@ -1,5 +1,6 @@
 """One quality scan: read the bars once, run every check over arrays, score, store, publish, alert."""
 
+import dataclasses
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from monitors.quality import arrivals, bulk_insert, calendar, checks, conf, incremental, reads, scoring
+from monitors.quality import arrivals, bulk_insert, calendar, checks, conf, incremental, reads, scoring, spread
 from monitors.quality.models import Anomaly, PublishedAnomaly, Report, Scan
 from monitors.quality.thresholds import symbol_profiles, thresholds_for
 from tickstock_ops import alerts, slo
@@ -48,16 +49,25 @@ class Examination:
 
 def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, symbols: list[str] | None = None,
              interval: str = "1d", kind: str = Scan.Kind.FULL, full: bool = False,
-             progress: ProgressCallback | None = None) -> ScanResult:
+             progress: ProgressCallback | None = None, shards: int | None = None) -> ScanResult:
     """Scan bars of `interval` as of `as_of` (default now), reporting anomalies on bars in (since, as_of].
     An intraday scan reads only what arrived since the previous one unless `full` (docs/quality-scans.md);
-    `progress` hears of each of the scan's four stages."""
+    `progress` hears of each of the scan's four stages. With `shards` (default QUALITY_SCAN_SHARDS) above 1 the
+    scan is spread over django-q2 workers (monitors/quality/spread.py), with the same result."""
     step = progress or (lambda done, total, stage="": None)
     step(0, 4, "reading bars")
     started = time.perf_counter()
     as_of_ts = calendar.utc(as_of or timezone.now())
     since_ts = calendar.utc(since) if since is not None else _previous_as_of(as_of_ts, interval, kind)
-    seen = examine(as_of_ts, since_ts, symbols, interval, kind, full, step)
+    wanted = conf.get("QUALITY_SCAN_SHARDS") if shards is None else shards
+    seen = None
+    if wanted > 1:
+        seen = spread.examine(examine, wanted, {"as_of": as_of_ts, "since": since_ts, "symbols": symbols,
+                                                "interval": interval, "kind": kind})
+        seen = seen and _with_absent(seen, symbols or [], as_of_ts, interval)
+    seen = seen or examine(as_of_ts, since_ts, symbols, interval, kind, full, step)
+    # In symbol order (each symbol's findings in the order the checks made them), however many shards made them.
+    seen.findings.sort(key=lambda finding: finding.symbol)
     step(2, 4, "storing reports")
     with transaction.atomic():
         scan, reports = _store(seen.findings, seen.scanned, seen.profiles, seen.sources, as_of_ts, since_ts,
@@ -72,26 +82,27 @@ def run_scan(*, as_of: datetime | None = None, since: datetime | None = None, sy
 
 def examine(as_of: pd.Timestamp, since: pd.Timestamp | None, symbols: list[str] | None, interval: str, kind: str,
             full: bool = False, step: ProgressCallback | None = None,
-            types: tuple[str, ...] | None = None) -> Examination:
-    """Read the bars and run the checks (those of the scan's kind, or `types`), storing nothing."""
+            types: tuple[str, ...] | None = None, shard: spread.Shard | None = None) -> Examination:
+    """Read the bars and run the checks (those of the scan's kind, or `types`), storing nothing; a `shard` reads
+    and judges only its symbols (requested symbols with no bars are the coordinator's to report)."""
     types = types or (checks.ALL_TYPES if kind == Scan.Kind.FULL else checks.INTRADAY_TYPES)
     # A scheduled intraday scan judges each symbol from its watermark (docs/quality-scans.md).
     state = arrivals.newest(interval, symbols) if kind == Scan.Kind.INTRADAY and since is not None else None
     known = symbol_profiles(sorted(set(state["symbol"]) | set(symbols or []))) if state is not None else {}
     limits = {equity_type: thresholds_for(equity_type) for equity_type in {p.equity_type for p in known.values()}}
-    bars = _read(interval, since, as_of, kind, types, symbols, full, state, limits)
+    bars = _read(interval, since, as_of, kind, types, symbols, full, state, limits, shard)
     found = set(bars["symbol"].unique())
-    scanned = sorted(found | set(symbols or []))
+    scanned = sorted(found | set(symbols or [] if shard is None else []))
     profiles = {symbol: known[symbol] for symbol in scanned} if known.keys() >= set(scanned) else (
         symbol_profiles(scanned))
     thresholds = {equity_type: limits.get(equity_type) or thresholds_for(equity_type)
                   for equity_type in {p.equity_type for p in profiles.values()}}
     universe = checks.Universe(interval=interval, as_of=as_of, since=since, profiles=profiles,
                                thresholds=thresholds, actions=reads.read_actions(scanned), types=types,
-                               watermarks=_watermarks(state))
+                               watermarks=_watermarks(state), peers=shard.peers if shard else None)
     if step:
         step(1, 4, f"checking {len(scanned)} symbols")
-    findings = checks.run(bars, universe) + _absent(symbols or [], found, as_of, interval)
+    findings = checks.run(bars, universe) + (_absent(symbols or [], found, as_of, interval) if shard is None else [])
     sources: dict[str, list[str]] = defaultdict(list)
     for symbol, source in bars[["symbol", "source"]].drop_duplicates().itertuples(index=False):
         sources[symbol].append(source)
@@ -100,10 +111,13 @@ def examine(as_of: pd.Timestamp, since: pd.Timestamp | None, symbols: list[str] 
                        types, newest)
 
 
-def _read(interval, since, as_of, kind, types, symbols, full, state, limits) -> pd.DataFrame:
+def _read(interval, since, as_of, kind, types, symbols, full, state, limits, shard=None) -> pd.DataFrame:
     """The bars the checks need: the whole look-back window, or for a scheduled intraday scan of its own checks
-    the increment since the previous scan with the context they need, which gives the same findings."""
+    the increment since the previous scan with the context they need, which gives the same findings. A shard reads
+    its symbols' whole window."""
     start = _read_start(interval, since, as_of, kind)
+    if shard is not None:
+        return reads.read_bars(interval, start, as_of, symbols, shard=(shard.index, shard.count))
     if (not full and state is not None and since < as_of and set(types) <= set(checks.INTRADAY_TYPES)):
         smallest = min((values["price_move_pct"] for values in limits.values()),
                        default=conf.thresholds()["price_move_pct"])
@@ -142,6 +156,17 @@ def _read_start(interval: str, since: pd.Timestamp | None, as_of: pd.Timestamp, 
         return anchor - pd.Timedelta(days=lookback + 1)
     first = days[-(lookback + 1)] if len(days) > lookback else days[0]
     return calendar.session_bounds(pd.DatetimeIndex([first]))[0].iloc[0]
+
+
+def _with_absent(seen: Examination, requested: list[str], as_of: pd.Timestamp, interval: str) -> Examination:
+    """A sharded examination completed with the requested symbols no shard found bars of."""
+    found = set(seen.scanned)
+    missing = sorted(set(requested) - found)
+    if not missing:
+        return seen
+    return dataclasses.replace(seen, scanned=sorted(found | set(missing)),
+                               profiles={**seen.profiles, **symbol_profiles(missing)},
+                               findings=seen.findings + _absent(missing, found, as_of, interval))
 
 
 def _absent(requested: list[str], found: set[str], as_of: pd.Timestamp, interval: str) -> list[checks.Finding]:

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from monitors.quality import calendar, conf, partitions
+from monitors.quality import calendar, conf, partitions, spread
 from monitors.quality.live import consumer, lag
 from monitors.quality.models import Scan
-from monitors.quality.scan import run_scan
+from monitors.quality.scan import examine, run_scan
 from monitors.quality.summary import build_daily_summary
 from tickstock_ops.redis_client import connect
 
@@ -44,6 +44,11 @@ def intraday_scan(now=None) -> dict:
         return {"skipped": "scanned less than 30 seconds ago"}
     result = run_scan(as_of=now, interval=interval, kind=Scan.Kind.INTRADAY)
     return {"scan_id": result.scan.pk, "anomalies": result.scan.anomaly_count}
+
+
+def scan_shard(key: str) -> dict:
+    """A shard of a scan spread over workers: joins it if the scan still takes members (monitors/quality/spread.py)."""
+    return spread.join(key, examine)
 
 
 def maintain_bar_partitions(now=None) -> dict:

@@ -1,5 +1,6 @@
 """Rolling-window and shifting helpers over (bars × symbols) matrices, NaN-aware, without Python loops per bar."""
 
+
 import warnings
 
 import numpy as np
@@ -79,13 +80,21 @@ def ffill(values: np.ndarray) -> np.ndarray:
     return values[rows, np.arange(values.shape[1])]
 
 
-def peer_median(values: np.ndarray, groups: list[np.ndarray], min_peers: int) -> np.ndarray:
-    """Per row, the median of each group's columns, broadcast back to its columns; NaN with too few peers."""
-    out = np.full_like(values, np.nan)
+def group_medians(values: np.ndarray, groups: list[np.ndarray], min_peers: int) -> list[np.ndarray]:
+    """Per row, the median of each group's columns; NaN with fewer than `min_peers` values."""
+    medians = []
     for columns in groups:
         block = values[:, columns]
         counts = (~np.isnan(block)).sum(axis=1)
-        out[:, columns] = np.where(counts >= min_peers, nanmedian_rows(block, counts), np.nan)[:, None]
+        medians.append(np.where(counts >= min_peers, nanmedian_rows(block, counts), np.nan))
+    return medians
+
+
+def peer_median(values: np.ndarray, groups: list[np.ndarray], min_peers: int) -> np.ndarray:
+    """Per row, the median of each group's columns, broadcast back to its columns; NaN with too few peers."""
+    out = np.full_like(values, np.nan)
+    for columns, median in zip(groups, group_medians(values, groups, min_peers), strict=True):
+        out[:, columns] = median[:, None]
     return out
 
 
@@ -103,6 +112,24 @@ def nanmedian_rows(block: np.ndarray, counts: np.ndarray) -> np.ndarray:
         middle = np.where(counts % 2 == 1, low, (low + high) / 2)
     return np.where(counts > 0, middle, np.nan)
 
+
+def sector_columns(sectors: list[str | None]) -> dict[str, np.ndarray]:
+    """The columns of each sector named in `sectors` (None or "": no sector)."""
+    groups: dict[str, list[int]] = {}
+    for column, sector in enumerate(sectors):
+        if sector:
+            groups.setdefault(sector, []).append(column)
+    return {sector: np.array(columns) for sector, columns in groups.items()}
+
+
+def peer_benchmark(values: np.ndarray, sectors: list[str | None], min_peers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the market's median of `values` (every column) and each column's sector's (columns named by
+    `sectors`), each NaN with fewer than `min_peers` values."""
+    market = peer_median(values, [np.arange(values.shape[1])], min_peers)
+    groups = sector_columns(sectors)
+    if not groups:
+        return market, np.full_like(values, np.nan)
+    return market, peer_median(values, list(groups.values()), min_peers)
 
 
 def next_traded(traded_close: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """What every check produces and takes: the anomaly types, a finding, the universe a scan judges."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -47,6 +48,9 @@ class Universe:
     thresholds: dict[str, dict]
     actions: pd.DataFrame  # symbol, date (Timestamp), kind, ratio
     types: tuple[str, ...] = ALL_TYPES
+    # A shard of a sharded scan: where the checks get what they need of other shards' symbols (the common time
+    # axis, the market's and sectors' medians); None when the scan runs in one process (monitors/quality/spread.py).
+    peers: Any = None
     # (symbol, source) → the newest bar the previous scheduled scan saw: bars after it are judged even when they
     # arrived after the window holding their timestamp had passed (docs/quality-scans.md).
     watermarks: dict[tuple[str, str], pd.Timestamp] = field(default_factory=dict)

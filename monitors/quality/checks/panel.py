@@ -7,7 +7,7 @@ import pandas as pd
 
 from monitors.quality import calendar, conf
 from monitors.quality.checks import price, splits, trend, volume
-from monitors.quality.checks.arrays import ffill, matrix, nanos, next_traded, peer_median, shift
+from monitors.quality.checks.arrays import ffill, matrix, nanos, next_traded, peer_benchmark, shift
 from monitors.quality.checks.findings import TREND_TYPES, VOLUME_TYPES, Finding, Universe
 
 
@@ -18,6 +18,9 @@ class Panel:
         self.universe = universe
         columns, symbols = pd.factorize(primary["symbol"], sort=True)
         rows, stamps = pd.factorize(primary["ts"], sort=True)
+        if universe.peers is not None:  # a shard of a scan: the rows of every shard's bars
+            stamps = universe.peers.stamps(pd.DatetimeIndex(stamps))
+            rows = stamps.searchsorted(primary["ts"])
         self.index: pd.DatetimeIndex = pd.DatetimeIndex(stamps)
         self.symbols: list[str] = [str(symbol) for symbol in symbols]
         self.open, self.high, self.low, self.close, self.volume = (
@@ -144,18 +147,13 @@ class Panel:
             return self.traded & (move > limit) & back & stays
 
     def benchmark(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The market's and the symbol's sector's median of `values` per bar."""
+        """The market's and the symbol's sector's median of `values` per bar: over the panel's symbols, or in a
+        sharded scan over every shard's (monitors/quality/spread.py)."""
         min_peers = conf.get("QUALITY_MIN_PEERS")
-        everyone = [np.arange(len(self.symbols))]
-        market = peer_median(values, everyone, min_peers)
-        sectors: dict[str, list[int]] = {}
-        for i, symbol in enumerate(self.symbols):
-            sector = self.universe.profiles[symbol].sector
-            if sector:
-                sectors.setdefault(sector, []).append(i)
-        sector = peer_median(values, [np.array(c) for c in sectors.values()], min_peers) if sectors else (
-            np.full_like(values, np.nan))
-        return market, sector
+        sectors = [self.universe.profiles[symbol].sector for symbol in self.symbols]
+        if self.universe.peers is not None:
+            return self.universe.peers.benchmark(values, sectors, min_peers)
+        return peer_benchmark(values, sectors, min_peers)
 
     def moved_with_peers(self, move: np.ndarray, market: np.ndarray, sector: np.ndarray,
                          limit: np.ndarray) -> np.ndarray:

@@ -45,6 +45,8 @@ def judge(panel: Panel, factor: tuple[np.ndarray, np.ndarray]) -> Verdicts:
     price_factor, volume_factor = factor
     verdicts = Verdicts(confirmed=np.zeros_like(panel.traded))
     evidence = _Evidence(panel, price_factor, volume_factor)
+    if panel.universe.peers is not None:
+        evidence.peers()  # every shard of a scan takes part in each exchange, candidates or not
     for candidate in evidence.candidates():
         outcome = evidence.outcome(candidate)
         row, col, ratio = candidate.row, candidate.col, candidate.ratio
@@ -121,14 +123,18 @@ class _Evidence:
         rows = np.nonzero(self.panel.traded[c.row + 1:, c.col])[0] + c.row + 1
         return rows[:self.sessions_needed]
 
-    def _moved_with_peers(self, c: _Candidate) -> bool:
+    def peers(self) -> tuple[np.ndarray, np.ndarray]:
+        """The market's and sectors' log moves, computed when a candidate first needs them."""
         if self._peers is None:
             with np.errstate(invalid="ignore", divide="ignore"):
                 self._peers = self.panel.benchmark(np.log(self.close / self.prev))
+        return self._peers
+
+    def _moved_with_peers(self, c: _Candidate) -> bool:
         move = np.log(self.close[c.row, c.col] / self.prev[c.row, c.col])
         half = self.limit[c.col] / 2
         return any(np.isfinite(peer[c.row, c.col]) and np.sign(peer[c.row, c.col]) == np.sign(move)
-                   and abs(peer[c.row, c.col]) >= half for peer in self._peers)
+                   and abs(peer[c.row, c.col]) >= half for peer in self.peers())
 
     def report(self, c: _Candidate) -> None:
         panel = self.panel
