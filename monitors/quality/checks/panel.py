@@ -82,7 +82,7 @@ class Panel:
     def series_findings(self) -> list[Finding]:
         factor = self._recorded_adjustments()
         verdicts = splits.judge(self, factor)
-        self._adjust(factor)
+        self._adjust(factor, None if verdicts.confirmed.any() else verdicts.outliers)
         price.check(self, verdicts)
         types = self.universe.types
         if any(kind in types for kind in VOLUME_TYPES):
@@ -116,21 +116,23 @@ class Panel:
                     price_factor[before, col] *= 1 - ratio / self.close[last[-1], col]
         return price_factor, volume_factor
 
-    def _adjust(self, factor: tuple[np.ndarray, np.ndarray]) -> None:
+    def _adjust(self, factor: tuple[np.ndarray, np.ndarray], outliers: np.ndarray | None) -> None:
         """Apply the adjustments; returns and gap bases from real prices, leaving out only bad prints: a large
-        move that the next bar takes back (see `bad_prints`)."""
+        move that the next bar takes back (see `bad_prints`; `outliers` when the split judge found them on these
+        same prices already)."""
         price_factor, volume_factor = factor
         self.basis = price_factor
         self.open, self.high, self.low, self.close = (m * price_factor
                                                       for m in (self.open, self.high, self.low, self.close))
         self.volume = self.volume * volume_factor
         traded_close = np.where(self.traded, self.close, np.nan)
-        self.outliers = self.bad_prints(traded_close, self.open)
+        self.outliers = self.bad_prints(traded_close, self.open) if outliers is None else outliers
         self.prev_close = shift(ffill(np.where(self.outliers, np.nan, traded_close)))
         with np.errstate(invalid="ignore", divide="ignore"):
             self.returns = np.where(self.traded, self.close / self.prev_close - 1, np.nan)
 
-    def bad_prints(self, traded_close: np.ndarray, opens: np.ndarray) -> np.ndarray:
+    def bad_prints(self, traded_close: np.ndarray, opens: np.ndarray,
+                   prev: np.ndarray | None = None) -> np.ndarray:
         """Bars whose close moved more than the price threshold and that the following bars contradict: the next
         close is back within a quarter of the move (in log terms) of the close before, and so is the next open or
         the close after that. A large move that holds is a real price."""

@@ -22,8 +22,10 @@ def check(panel: Panel, verdicts: Verdicts) -> None:
         big = (np.abs(panel.returns) > limit) & ~verdicts.confirmed
     market, sector = panel.benchmark(panel.returns)
     explained = _explained(panel.returns, market, sector, limit)
-    severity = np.where(np.abs(panel.returns) >= 2 * limit, "critical", "warning").astype(object)
-    severity[explained] = [LOWER[name] for name in severity[explained]]
+    with np.errstate(invalid="ignore"):
+        critical = np.abs(panel.returns) >= 2 * limit
+    severity = np.where(critical, "critical", "warning")
+    severity = np.where(explained, np.where(critical, LOWER["critical"], LOWER["warning"]), severity)
 
     def detail(row, col):
         text = (f"close {panel.as_traded(panel.close, row, col):.4g} after "

@@ -30,6 +30,8 @@ SPLIT_DAY_VOLUME_BAND = 4.0
 class Verdicts:
     confirmed: np.ndarray  # bool (bars × symbols): the split days the data confirm
     pending: dict[tuple[int, int], float] = field(default_factory=dict)  # (row, col) → ratio, not yet confirmed
+    # The bad prints on the prices judged; the panel's own when no split was confirmed (its prices unchanged).
+    outliers: np.ndarray | None = None
 
 
 @dataclass
@@ -58,6 +60,7 @@ def judge(panel: Panel, factor: tuple[np.ndarray, np.ndarray]) -> Verdicts:
         elif outcome == "pending":
             verdicts.pending[(row, col)] = ratio
             volume_factor[:row, col] *= ratio
+    verdicts.outliers = evidence.outliers
     return verdicts
 
 
@@ -68,7 +71,7 @@ class _Evidence:
         self.open = panel.open * price_factor
         self.prev = shift(ffill(self.close))
         self.volume = np.where(panel.traded, panel.volume * volume_factor, np.nan)
-        self.outliers = panel.bad_prints(self.close, self.open)
+        self.outliers = panel.bad_prints(self.close, self.open, self.prev)
         self.after_outlier = shift(ffill(np.where(panel.traded, self.outliers.astype(float), np.nan))) == 1
         clean = np.where(self.outliers, np.nan, self.volume)
         self.baseline = shift(rolling_mean(clean, conf.get("QUALITY_VOLUME_WINDOW"), panel.min_history))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitors.quality import conf
-from monitors.quality.checks.arrays import rolling_extreme, rolling_mean, rolling_std, shift
+from monitors.quality.checks.arrays import rolling_extreme, rolling_mean, rolling_stds, shift
 
 if TYPE_CHECKING:
     from monitors.quality.checks.panel import Panel
@@ -19,8 +19,8 @@ def volatility(panel: Panel) -> None:
     limit = panel.threshold("volatility_ratio")
     with np.errstate(invalid="ignore", divide="ignore"):
         log_returns = np.where(panel.price_flagged, np.nan, np.log1p(panel.returns))
-    short_vol = rolling_std(log_returns, short, short)
-    long_vol = shift(rolling_std(log_returns, long, max(panel.min_history, long * 2 // 3)), short)
+    short_vol, long_vol = rolling_stds(log_returns, [(short, short), (long, max(panel.min_history, long * 2 // 3))])
+    long_vol = shift(long_vol, short)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = short_vol / long_vol
         hot = (ratio >= limit) & (short_vol * 100 >= conf.get("QUALITY_VOLATILITY_FLOOR_PCT"))
