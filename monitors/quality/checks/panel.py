@@ -2,6 +2,8 @@
 adjusted for recorded and confirmed splits (and dividends), so that returns, rolling baselines and the market's
 and sectors' moves are column- and row-wise numpy operations. Intraday panels hold regular-hours bars only."""
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -70,11 +72,13 @@ class Panel:
         return float(values[row, col] / self.basis[row, col])
 
     def emit(self, kind: str, mask: np.ndarray, value: np.ndarray, threshold: np.ndarray,
-             severity: np.ndarray, detail, extra=None) -> None:
+             severity: Callable[[int, int], str], detail, extra=None) -> None:
+        """A finding per bar of `mask` in the window; `severity`, `detail` and `extra` are asked of those bars
+        only (not computed for the whole panel)."""
         rows, cols = np.nonzero(mask & self.window_mask)
         for row, col in zip(rows, cols, strict=True):
             self.findings.append(Finding(
-                symbol=self.symbols[col], type=kind, severity=str(severity[row, col]), ts=self.index[row],
+                symbol=self.symbols[col], type=kind, severity=severity(row, col), ts=self.index[row],
                 value=round(float(value[row, col]), 4), threshold=float(threshold[0, col]),
                 detail=detail(row, col), extra=extra(row, col) if extra else {},
             ))

@@ -22,10 +22,10 @@ def check(panel: Panel, verdicts: Verdicts) -> None:
         big = (np.abs(panel.returns) > limit) & ~verdicts.confirmed
     market, sector = panel.benchmark(panel.returns)
     explained = _explained(panel.returns, market, sector, limit)
-    with np.errstate(invalid="ignore"):
-        critical = np.abs(panel.returns) >= 2 * limit
-    severity = np.where(critical, "critical", "warning")
-    severity = np.where(explained, np.where(critical, LOWER["critical"], LOWER["warning"]), severity)
+
+    def severity(row, col):
+        name = "critical" if abs(panel.returns[row, col]) >= 2 * limit[0, col] else "warning"
+        return LOWER[name] if explained[row, col] else name
 
     def detail(row, col):
         text = (f"close {panel.as_traded(panel.close, row, col):.4g} after "
@@ -70,8 +70,8 @@ def _gaps(panel: Panel, verdicts: Verdicts) -> None:
         gapped = (np.abs(gaps) > gap_limit) & ~verdicts.confirmed
     gap_market, gap_sector = panel.benchmark(gaps)
     gap_explained = panel.moved_with_peers(gaps, gap_market, gap_sector, gap_limit)
-    gap_severity = np.where(gap_explained, "info", "warning")
-    panel.emit("price_gap", gapped, gaps * 100, gap_limit * 100, gap_severity,
+    panel.emit("price_gap", gapped, gaps * 100, gap_limit * 100,
+               lambda row, col: "info" if gap_explained[row, col] else "warning",
                lambda row, col: f"opened {panel.as_traded(panel.open, row, col):.4g} after a close of "
                                 f"{panel.as_traded(panel.prev_close, row, col):.4g}: gap {gaps[row, col]:+.1%}")
     panel.price_flagged |= gapped

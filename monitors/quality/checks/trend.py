@@ -26,7 +26,8 @@ def volatility(panel: Panel) -> None:
         hot = (ratio >= limit) & (short_vol * 100 >= conf.get("QUALITY_VOLATILITY_FLOOR_PCT"))
     onset = hot & ~np.vstack([np.zeros((1, hot.shape[1]), dtype=bool), hot[:-1]])
     market, _ = panel.benchmark(np.where(np.isfinite(ratio), ratio, np.nan))
-    panel.emit("volatility_cluster", onset, ratio, limit, np.where(market >= limit / 2, "info", "warning"),
+    panel.emit("volatility_cluster", onset, ratio, limit,
+              lambda row, col: "info" if market[row, col] >= limit[0, col] / 2 else "warning",
               lambda row, col: f"{short}-bar volatility {short_vol[row, col]:.2%} is ×{ratio[row, col]:.1f} "
                                f"its {long}-bar level {long_vol[row, col]:.2%}")
 
@@ -43,7 +44,8 @@ def technical(panel: Panel) -> None:
     onset = far & ~np.vstack([np.zeros((1, far.shape[1]), dtype=bool), far[:-1]])
     market, sector = panel.benchmark(distance)
     explained = panel.moved_with_peers(distance, market, sector, limit)
-    panel.emit("technical_break", onset, distance * 100, limit * 100, np.where(explained, "info", "warning"),
+    panel.emit("technical_break", onset, distance * 100, limit * 100,
+              lambda row, col: "info" if explained[row, col] else "warning",
               lambda row, col: f"close {panel.close[row, col]:.4g} is {distance[row, col]:+.1%} from its "
                                f"{window}-bar average {average[row, col]:.4g}")
     _level_breaks(panel, far)
@@ -69,10 +71,9 @@ def _level_breaks(panel: Panel, already: np.ndarray) -> None:
     down &= panel.traded & ~already
     up &= panel.traded & ~already
     level = np.where(down, support, resistance)
-    severity = np.full(down.shape, "info", dtype=object)
     with np.errstate(invalid="ignore", divide="ignore"):
         beyond = (panel.close / level - 1) * 100
-    panel.emit("technical_break", down | up, beyond, np.full((1, down.shape[1]), margin * 100), severity,
+    panel.emit("technical_break", down | up, beyond, np.full((1, down.shape[1]), margin * 100), lambda row, col: "info",
               lambda row, col: (f"close {panel.close[row, col]:.4g} broke "
                                 f"{'below support' if down[row, col] else 'above resistance'} "
                                 f"{level[row, col]:.4g} held for {window} bars"))

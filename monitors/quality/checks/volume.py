@@ -40,12 +40,12 @@ def check(panel: Panel) -> None:
     market, _ = panel.benchmark(np.where(judged, ratio, np.nan))
     against = _describe(panel)
     panel.emit("volume_spike", spike, ratio, spike_limit,
-               np.where(market >= spike_limit / 2, "info", np.where(ratio >= 4 * spike_limit, "critical",
-                                                                    "warning")),
+               lambda row, col: "info" if market[row, col] >= spike_limit[0, col] / 2 else (
+                   "critical" if ratio[row, col] >= 4 * spike_limit[0, col] else "warning"),
                lambda row, col: f"volume {panel.volume[row, col]:,.0f} is ×{ratio[row, col]:.1f} "
                                 f"{against(row)} ({baseline[row, col]:,.0f})")
     panel.emit("volume_drought", drought, ratio, drought_limit,
-               np.where(market <= drought_limit * 2, "info", "warning"),
+               lambda row, col: "info" if market[row, col] <= drought_limit[0, col] * 2 else "warning",
                lambda row, col: f"volume {panel.volume[row, col]:,.0f} is ×{ratio[row, col]:.2f} "
                                 f"{against(row)} ({baseline[row, col]:,.0f}) in a full regular session")
     panel.volume_flagged = spike | drought
