@@ -2,7 +2,6 @@
 the newest bar of symbols up to a moment (for the incremental read, `monitors/quality/incremental.py`)."""
 
 import io
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,12 +23,15 @@ READ_ROW = np.dtype([
     ("volume", ">i8"),
 ])
 
+SymbolRange = tuple[str | None, str | None]
+
+
 def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
               symbols: list[str] | None = None, split: bool = False,
-              shard: tuple[int, int] | None = None) -> pd.DataFrame:
-    """Every bar of `interval` in [start, end] (of `symbols`, when given; of the symbols of shard i of n, when
-    `shard` is (i, n)) in one query, as a typed frame; with `split`, a large read on PostgreSQL outside a
-    transaction is two COPYs side by side (`_read_split`)."""
+              shard: SymbolRange | None = None) -> pd.DataFrame:
+    """Every bar of `interval` in [start, end] (of `symbols`, when given; of the symbols in [low, high) when
+    `shard` is (low, high), None leaving that side open) in one query, as a typed frame; with `split`, a large
+    read on PostgreSQL outside a transaction is two COPYs side by side (`_read_split`)."""
     adapt = connection.ops.adapt_datetimefield_value
     where = ["interval = %s", "ts <= %s"]
     params: list = [interval, adapt(end.to_pydatetime())]
@@ -39,23 +41,27 @@ def read_bars(interval: str, start: pd.Timestamp | None, end: pd.Timestamp,
     if symbols:
         where.append(_in("symbol", symbols))
         params.extend(symbols)
-    if shard is not None:
-        where.append(f"{_symbol_hash()} %% %s = %s")
-        params.extend([shard[1], shard[0]])
+    for bound, operator in zip(shard or (), (">=", "<"), strict=False):
+        if bound is not None:  # the key leads with symbol: a shard's read is a range of it
+            where.append(f"symbol {operator} %s")
+            params.append(bound)
     sql = f"SELECT symbol, source, ts, open, high, low, close, volume FROM {BARS} WHERE {' AND '.join(where)}"
     middle = _middle_symbol(interval, symbols) if split else None
     return _read(sql, params) if middle is None else _read_split(sql, params, middle)
 
 
-def _symbol_hash() -> str:
-    """A non-negative hash of the symbol that every process computes alike: PostgreSQL's hashtext, on SQLite a
-    CRC-32 registered on the connection."""
-    if connection.vendor == "postgresql":
-        return "(hashtext(symbol)::bigint + 2147483648)"
-    connection.ensure_connection()
-    connection.connection.create_function("quality_symbol_hash", 1, lambda symbol: zlib.crc32(symbol.encode()),
-                                          deterministic=True)
-    return "quality_symbol_hash(symbol)"
+def universe_symbols(interval: str, symbols: list[str] | None) -> list[str]:
+    """The symbols a read of `interval` covers, in the key's order: those requested, or the arrival state's."""
+    return sorted(set(symbols) if symbols else
+                  set(LatestBar.objects.filter(interval=interval).values_list("symbol", flat=True)))
+
+
+def symbol_ranges(names: list[str], count: int) -> list[SymbolRange]:
+    """`count` contiguous ranges [low, high) of symbols, each holding an equal share of `names` (sorted), that
+    together cover every symbol, named or not (the first and last are open-ended)."""
+    cuts = [names[len(names) * part // count] if names else "" for part in range(1, count)]
+    bounds = [None, *cuts, None]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _middle_symbol(interval: str, symbols: list[str] | None) -> str | None:
@@ -63,8 +69,7 @@ def _middle_symbol(interval: str, symbols: list[str] | None) -> str | None:
     read should stay one query: other connections cannot see a transaction's own writes."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return None
-    names = sorted(set(symbols) if symbols else
-                   set(LatestBar.objects.filter(interval=interval).values_list("symbol", flat=True)))
+    names = universe_symbols(interval, symbols)
     return names[len(names) // 2] if len(names) >= SPLIT_MIN_SYMBOLS else None
 
 

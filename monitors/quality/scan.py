@@ -117,7 +117,7 @@ def _read(interval, since, as_of, kind, types, symbols, full, state, limits, sha
     its symbols' whole window."""
     start = _read_start(interval, since, as_of, kind)
     if shard is not None:
-        return reads.read_bars(interval, start, as_of, symbols, shard=(shard.index, shard.count))
+        return reads.read_bars(interval, start, as_of, symbols, shard=shard.symbols)
     if (not full and state is not None and since < as_of and set(types) <= set(checks.INTRADAY_TYPES)):
         smallest = min((values["price_move_pct"] for values in limits.values()),
                        default=conf.thresholds()["price_move_pct"])

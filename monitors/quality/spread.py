@@ -1,15 +1,16 @@
-"""One scan spread over django-q2 workers: its symbols split into shards by symbol hash, one shard per process that
-takes part, and one result assembled from theirs (docs/quality-scans.md).
+"""One scan spread over django-q2 workers: its symbols split into shards of contiguous symbol ranges, one shard per
+process that takes part, and one result assembled from theirs (docs/quality-scans.md).
 
 The coordinator (the process that runs the scan) enqueues a `scan_shard` task per extra shard wanted and waits up to
 QUALITY_SCAN_SHARD_JOIN_SECONDS for workers to pick them up; the shards are then as many as the processes that
 joined, itself included, so a busy or absent cluster never leaves a shard waiting for a worker (with nobody else
-the scan runs in one process). Every member reads and checks only its own symbols. What the checks need of other
-symbols — the bars' common time axis and the market's and sectors' median moves (`Panel.benchmark`) — the members
-exchange through Redis at the same points of the same code, so each gets exactly what one process would have
-computed (the checks call these in the same order in every member). Members publish their findings; the
-coordinator merges them and stores the scan as a single-process scan does. Any failure or missed deadline and the
-coordinator scans in one process instead.
+the scan runs in one process). Every member reads and checks only its own range of symbols, cut from the universe's
+symbol list (published by the coordinator) into equal shares; the bar key leads with symbol, so each read is a
+range of the key. What the checks need of other symbols — the bars' common time axis and the market's and sectors'
+median moves (`Panel.benchmark`) — the members exchange through Redis at the same points of the same code, so
+each gets exactly what one process would have computed (the checks call these in the same order in every member).
+Members publish their findings; the coordinator merges them and stores the scan as a single-process scan does.
+Any failure or missed deadline and the coordinator scans in one process instead.
 """
 
 import dataclasses
@@ -26,7 +27,7 @@ import pandas as pd
 from django.conf import settings
 from django_q.tasks import async_task
 
-from monitors.quality import conf
+from monitors.quality import conf, reads
 from monitors.quality.checks.arrays import group_medians, sector_columns
 from tickstock_ops.redis_client import get_redis
 
@@ -150,11 +151,12 @@ class Peers:
 
 @dataclasses.dataclass
 class Shard:
-    """The symbols of member `index` of `count`, and its side of the exchanges."""
+    """Member `index` of `count`: its symbols [low, high) (`symbols`) and its side of the exchanges."""
 
     index: int
     count: int
     peers: Peers
+    symbols: reads.SymbolRange
 
 
 Examine = Callable[..., object]
@@ -167,7 +169,8 @@ def examine(run: Examine, wanted: int, params: dict):
     key = f"quality:scan-shards:{uuid.uuid4().hex}"
     ttl = conf.get("QUALITY_SCAN_SHARD_TIMEOUT_SECONDS") * 2
     try:
-        client.set(f"{key}:params", _pack(params), ex=ttl)
+        names = reads.universe_symbols(params["interval"], params["symbols"])
+        client.set(f"{key}:params", _pack((params, names)), ex=ttl)
         for _ in range(wanted - 1):
             async_task(TASK, key)
         started = time.perf_counter()
@@ -175,7 +178,7 @@ def examine(run: Examine, wanted: int, params: dict):
         if size == 1:
             return None
         joined = time.perf_counter()
-        own = _member(client, key, 0, size, run, params)
+        own = _member(client, key, 0, size, run, (params, names))
         merged = _merge([own, *_results(client, key, size)])
         log.info("scan shard coordinator: %d shards, %.2f s waiting for workers to join, %.2f s from then until "
                  "every shard's findings were in", size, joined - started, time.perf_counter() - joined)
@@ -229,8 +232,9 @@ def _wait_for_size(client, key: str) -> int | None:
     return int(size)
 
 
-def _member(client, key: str, index: int, size: int, run: Examine, params: dict):
-    shard = Shard(index, size, Peers(client, key, index, size))
+def _member(client, key: str, index: int, size: int, run: Examine, published: tuple[dict, list[str]]):
+    params, names = published
+    shard = Shard(index, size, Peers(client, key, index, size), reads.symbol_ranges(names, size)[index])
     started, cpu = time.perf_counter(), time.process_time()
     try:
         found = run(**params, shard=shard)

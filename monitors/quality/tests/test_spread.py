@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from equity_rules.models import EquityType, Security
-from monitors.quality import loader, spread, tasks
+from monitors.quality import loader, reads, spread, tasks
 from monitors.quality.models import Anomaly, PublishedAnomaly, Report, Scan
 from monitors.quality.scan import run_scan
 from monitors.quality.tests.builders import calm, daily, intraday, noisy_volume, sessions
@@ -206,3 +206,29 @@ def test_a_shard_that_fails_leaves_the_scan_to_one_process(monkeypatch, redis_co
         thread.join(timeout=60)
     assert failures == ["this worker's database went away"]
     assert got == expected
+
+
+@pytest.mark.parametrize("names, count", [
+    ([f"S{i:02d}" for i in range(45)], 3), (["A", "B"], 3), ([], 2), (["AAPL", "MSFT", "Z"], 1),
+])
+def test_symbol_ranges_share_out_every_symbol_once_named_or_not(names, count):
+    ranges = reads.symbol_ranges(names, count)
+    assert len(ranges) == count and ranges[0][0] is None and ranges[-1][1] is None
+    for symbol in [*names, "", "0", "AA", "S00A", "S44", "ZZZZ", "\u00e9"]:
+        holders = [part for part, (low, high) in enumerate(ranges)
+                   if (low is None or symbol >= low) and (high is None or symbol < high)]
+        assert len(holders) == 1, symbol
+    shares = [sum(1 for name in names if (low is None or name >= low) and (high is None or name < high))
+              for low, high in ranges]
+    assert max(shares) - min(shares) <= 1
+
+
+@pytest.mark.django_db
+def test_a_shard_reads_only_its_range_of_symbols():
+    store_universe()
+    names = reads.universe_symbols("1d", None)
+    parts = [reads.read_bars("1d", None, DAYS[-1].tz_localize("UTC") + pd.Timedelta(hours=23), shard=bounds)
+             for bounds in reads.symbol_ranges(names, 3)]
+    assert [sorted(part["symbol"].unique()) for part in parts] == [names[:15], names[15:30], names[30:]]
+    whole = reads.read_bars("1d", None, DAYS[-1].tz_localize("UTC") + pd.Timedelta(hours=23))
+    assert sum(len(part) for part in parts) == len(whole)
