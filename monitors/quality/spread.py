@@ -70,6 +70,8 @@ class Peers:
         self.client, self.key, self.index, self.size = client, key, index, size
         self.step = 0
         self.waited = 0.0  # seconds spent waiting for other members at the exchanges
+        self.exchanging = 0.0  # seconds spent in the exchanges, waiting included
+        self.first: tuple[float, float] | None = None  # wall and CPU clocks at the first exchange (bars read)
         self.deadline = time.monotonic() + conf.get("QUALITY_SCAN_SHARD_TIMEOUT_SECONDS")
 
     def _ttl(self) -> int:
@@ -106,11 +108,14 @@ class Peers:
 
     def stamps(self, local: pd.DatetimeIndex) -> pd.DatetimeIndex:
         """The union of every member's bar times: the panel's rows, as one process would have them."""
+        self.first = self.first or (time.perf_counter(), time.process_time())
+        started = time.perf_counter()
         self.step += 1
         own = local.as_unit("ns").asi8
         self._publish({f"stamps:{self.index}": own})
         every = self._gather({member: f"stamps:{member}" for member in range(self.size) if member != self.index})
         union = np.unique(np.concatenate([own, *(part for part in every.values() if part is not None)]))
+        self.exchanging += time.perf_counter() - started
         return pd.DatetimeIndex(union.view("datetime64[ns]")).tz_localize("UTC").as_unit(local.unit)
 
     def benchmark(self, values: np.ndarray, sectors: list[str | None], min_peers: int) -> tuple[np.ndarray,
@@ -119,6 +124,7 @@ class Peers:
         cut into one range per member: each member sends each range of its columns to the member that reduces
         it, which takes the medians of its range over every column, and everyone gathers every range's medians.
         A range of a member that takes no part is reduced by one that does."""
+        started = time.perf_counter()
         self.step += 1
         bounds = np.linspace(0, len(values), self.size + 1).astype(int)
         self._publish({f"rows{group}:{self.index}": (values[bounds[group]:bounds[group + 1]], sectors)
@@ -137,6 +143,7 @@ class Peers:
         by_sector = np.full_like(values, np.nan)
         for name, columns in sector_columns(sectors).items():
             by_sector[:, columns] = sector_market[name][:, None]
+        self.exchanging += time.perf_counter() - started
         return np.repeat(market[:, None], values.shape[1], axis=1), by_sector
 
     def _reduce(self, group: int, present: list[int], min_peers: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -238,13 +245,21 @@ def _member(client, key: str, index: int, size: int, run: Examine, published: tu
     started, cpu = time.perf_counter(), time.process_time()
     try:
         found = run(**params, shard=shard)
-        log.info("scan shard %d of %d: %d symbols in %.2f s (%.2f s of CPU), %.2f s of it waiting for other shards",
-                 index, size, len(found.scanned), time.perf_counter() - started, time.process_time() - cpu,
-                 shard.peers.waited)
+        _log_stages(shard, len(found.scanned), started, cpu)
         return found
     finally:
         # Members still exchanging stop waiting for this one.
         client.set(f"{key}:done:{index}", 1, ex=conf.get("QUALITY_SCAN_SHARD_TIMEOUT_SECONDS") * 2)
+
+
+def _log_stages(shard: Shard, symbols: int, started: float, cpu: float) -> None:
+    """Where a shard's time went: reading its bars (up to the first exchange), checking them, the exchanges."""
+    peers, ended = shard.peers, (time.perf_counter(), time.process_time())
+    read = peers.first or ended
+    log.info("scan shard %d of %d: %d symbols in %.2f s (%.2f s of CPU): reading %.2f s (%.2f s of CPU), checking "
+             "%.2f s (%.2f s of CPU) of which %.2f s in exchanges, %.2f s of that waiting for other shards",
+             shard.index, shard.count, symbols, ended[0] - started, ended[1] - cpu, read[0] - started,
+             read[1] - cpu, ended[0] - read[0], ended[1] - read[1], peers.exchanging, peers.waited)
 
 
 def _results(client, key: str, size: int) -> list:
