@@ -122,20 +122,21 @@ class Peers:
                                                                                                 np.ndarray]:
         """The market's and sectors' medians over every member's symbols, for this member's columns. The rows are
         cut into one range per member: each member sends each range of its columns to the member that reduces
-        it, which takes the medians of its range over every column, and everyone gathers every range's medians.
-        A range of a member that takes no part is reduced by one that does."""
+        it (its own range stays in memory), which takes the medians of its range over every column, and everyone
+        gathers every range's medians. A range of a member that takes no part is reduced by one that does."""
         started = time.perf_counter()
         self.step += 1
         bounds = np.linspace(0, len(values), self.size + 1).astype(int)
-        self._publish({f"rows{group}:{self.index}": (values[bounds[group]:bounds[group + 1]], sectors)
-                       for group in range(self.size)})
-        heard = self._gather({member: f"rows0:{member}" for member in range(self.size) if member != self.index})
+        own = {group: (values[bounds[group]:bounds[group + 1]], sectors) for group in range(self.size)}
+        self._publish({f"rows{group}:{self.index}": part for group, part in own.items() if group != self.index})
+        heard = self._gather({member: f"rows{self.index}:{member}" for member in range(self.size)
+                              if member != self.index})
         present = [member for member in range(self.size) if member == self.index or heard[member] is not None]
         absent = [group for group in range(self.size) if group not in present]
         reducer = {**{group: group for group in present},
                    **{group: present[i % len(present)] for i, group in enumerate(absent)}}
         for group in (group for group, member in reducer.items() if member == self.index):
-            self._publish({f"medians{group}": self._reduce(group, present, min_peers)})
+            self._publish({f"medians{group}": self._reduce(group, present, own[group], min_peers)})
         reduced = self._gather({group: f"medians{group}" for group in range(self.size)}, finished_counts=False)
         market = np.concatenate([reduced[group][0] for group in range(self.size)])
         sector_market = {name: np.concatenate([reduced[group][1][name] for group in range(self.size)])
@@ -146,12 +147,17 @@ class Peers:
         self.exchanging += time.perf_counter() - started
         return np.repeat(market[:, None], values.shape[1], axis=1), by_sector
 
-    def _reduce(self, group: int, present: list[int], min_peers: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Rows `group`'s market median and each sector's, over every present member's columns."""
-        names = [f"{self.key}:{self.step}:rows{group}:{member}" for member in present]
-        parts = [_unpack(blob) for blob in self.client.mget(names)]
-        values = np.hstack([part[0] for part in parts])
-        sectors = sector_columns([name for part in parts for name in part[1]])
+    def _reduce(self, group: int, present: list[int], own: tuple[np.ndarray, list], min_peers: int) -> tuple[
+            np.ndarray, dict[str, np.ndarray]]:
+        """Rows `group`'s market median and each sector's, over every present member's columns (`own`: this
+        member's)."""
+        others = [member for member in present if member != self.index]
+        names = [f"{self.key}:{self.step}:rows{group}:{member}" for member in others]
+        blobs = self.client.mget(names)
+        parts = dict(zip(others, (_unpack(blob) for blob in blobs), strict=True)) | {self.index: own}
+        ordered = [parts[member] for member in present]
+        values = np.hstack([part[0] for part in ordered])
+        sectors = sector_columns([name for part in ordered for name in part[1]])
         market, *by_sector = group_medians(values, [np.arange(values.shape[1]), *sectors.values()], min_peers)
         return market, dict(zip(sectors, by_sector, strict=True))
 

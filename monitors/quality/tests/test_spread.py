@@ -232,3 +232,24 @@ def test_a_shard_reads_only_its_range_of_symbols():
     assert [sorted(part["symbol"].unique()) for part in parts] == [names[:15], names[15:30], names[30:]]
     whole = reads.read_bars("1d", None, DAYS[-1].tz_localize("UTC") + pd.Timedelta(hours=23))
     assert sum(len(part) for part in parts) == len(whole)
+
+
+@pytest.mark.parametrize("shards, members", [(2, [(1, 0)]), (3, [(1, 15), (2, 0)])])
+@pytest.mark.django_db(transaction=True)
+def test_a_shard_whose_range_holds_no_bars_leaves_its_medians_to_the_others(workers, shards, members):
+    """Requested symbols without bars sort after the others, so the last range holds none of the bars: its member
+    finishes at once and another reduces its rows of the medians (with two shards, the only one left alone)."""
+    store_universe()
+    as_of = DAYS[-1].tz_localize("UTC") + pd.Timedelta(hours=23)
+    symbols = [f"S{i:02d}" for i in range(45)] + [f"Z{i:02d}" for i in range(45)]
+
+    def run(shards):
+        return run_scan(as_of=as_of, since=DAYS[90].tz_localize("UTC"), symbols=symbols, shards=shards)
+
+    forget_scans()
+    single = outcome(run(1).scan)
+    forget_scans()
+    sharded = outcome(run(shards).scan)
+    assert sorted((part["shard"], part["symbols"]) for part in workers) == members
+    assert single["scan"][4] == 90 and len(single["anomalies"]) >= 60
+    assert sharded == single
