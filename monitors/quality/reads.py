@@ -175,9 +175,12 @@ def _categories(rows: np.ndarray, name: str) -> pd.Categorical:
     short = len(rows) and all(bool((in_place(start, "<u8") == spaces).all())
                               for start in sorted({*range(8, width - 8, 8), width - 8}))
     keys = in_place(0, "<u8") if short else rows[name].astype(object)
-    codes, distinct = pd.factorize(keys)
+    # The rows come in runs of one name (a symbol's bars of a partition): factorized by the runs' first rows.
+    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1] if len(keys) else np.zeros(0, dtype=np.int64)
+    heads, distinct = pd.factorize(keys[starts])
+    codes = np.repeat(heads, np.diff(np.r_[starts, len(keys)]))
     first = np.empty(len(distinct), dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    first[heads[::-1]] = starts[::-1]
     return pd.Categorical.from_codes(codes, [rows[name][i].decode().rstrip() for i in first])
 
 

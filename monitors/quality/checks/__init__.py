@@ -49,8 +49,10 @@ def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
         findings += Panel(series, universe).series_findings()
     if "source_mismatch" in universe.types:
         findings += source_mismatch(bars, universe)
-    for exchange, symbols in _by_exchange(primary["symbol"].unique(), universe.profiles).items():
-        subset = primary[primary["symbol"].isin(symbols)]
+    exchanges = _by_exchange(primary["symbol"].unique(), universe.profiles)
+    for exchange, symbols in exchanges.items():
+        # One exchange (the usual case): its bars are all of them, no copy needed.
+        subset = primary if len(exchanges) == 1 else primary[primary["symbol"].isin(symbols)]
         if universe.interval == "1d":
             findings += daily_freshness(subset, universe, exchange, bars)
         else:

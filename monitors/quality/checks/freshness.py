@@ -41,7 +41,9 @@ def _daily_gaps(primary: pd.DataFrame, dates: pd.Series, sessions: pd.DatetimeIn
     if universe.since is not None:
         missing &= np.asarray(sessions > universe.since.tz_convert(None))[:, None]
     gapped = np.nonzero(missing.any(axis=0))[0]
-    others = all_bars[all_bars["symbol"].isin([symbols[col] for col in gapped])]
+    # With one source per symbol the bars are all the primary's, none of them on a day it misses.
+    others = all_bars.iloc[:0] if all_bars is primary else all_bars[all_bars["symbol"].isin(
+        [symbols[col] for col in gapped])]
     elsewhere = set(zip(others["symbol"], others["ts"].dt.tz_convert(None).dt.normalize(), strict=True))
     findings = []
     for col in gapped:
