@@ -47,7 +47,8 @@ def run(bars: pd.DataFrame, universe: Universe) -> list[Finding]:
             findings += extended.bad_prints(primary, regular, universe)
     if any(kind in universe.types for kind in SERIES_TYPES) and not series.empty:
         findings += Panel(series, universe).series_findings()
-    if "source_mismatch" in universe.types:
+    # `choose_primary` hands back `bars` itself when every symbol has one source: no two sources to compare.
+    if "source_mismatch" in universe.types and primary is not bars:
         findings += source_mismatch(bars, universe)
     exchanges = _by_exchange(primary["symbol"].unique(), universe.profiles)
     for exchange, symbols in exchanges.items():

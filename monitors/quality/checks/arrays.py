@@ -44,20 +44,26 @@ def rolling_stds(values: np.ndarray, windows: list[tuple[int, int]]) -> list[np.
     return stds
 
 
-def rolling_extreme(values: np.ndarray, window: int, pick=np.fmin) -> np.ndarray:
-    """Rolling min (`np.fmin`) or max (`np.fmax`) over the last `window` rows, NaN unless all are present.
-    Built by doubling spans (1, 2, 4 …) and joining two overlapping ones: log2(window) array operations."""
+def rolling_extremes(values: np.ndarray, windows: list[int], pick=np.fmin) -> list[np.ndarray]:
+    """Rolling min (`np.fmin`) or max (`np.fmax`) over the last `window` rows, NaN unless all are present, for
+    each of `windows`. Built by doubling spans (1, 2, 4 …, shared by the windows) and joining two overlapping ones:
+    log2(window) array operations."""
     spans = {1: values}
     span = 1
-    while span * 2 <= window:
+    while span * 2 <= max(windows):
         previous = spans[span]
         spans[span * 2] = pick(previous, _shift_fill(previous, span))
         span *= 2
-    widest = spans[span]
-    result = pick(widest, _shift_fill(widest, window - span)) if window > span else widest.copy()
-    complete = _window_sum((~np.isnan(values)).astype(float), window) >= window
-    complete[:window - 1] = False
-    return np.where(complete, result, np.nan)
+    present = _cumsum_rows((~np.isnan(values)).astype(float))
+    extremes = []
+    for window in windows:
+        span = 1 << (window.bit_length() - 1)
+        widest = spans[span]
+        result = pick(widest, _shift_fill(widest, window - span)) if window > span else widest.copy()
+        complete = _windowed(present, window) >= window
+        complete[:window - 1] = False
+        extremes.append(np.where(complete, result, np.nan))
+    return extremes
 
 
 def _shift_fill(values: np.ndarray, periods: int) -> np.ndarray:

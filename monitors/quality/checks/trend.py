@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from monitors.quality import conf
-from monitors.quality.checks.arrays import rolling_extreme, rolling_mean, rolling_stds, shift
+from monitors.quality.checks.arrays import rolling_extremes, rolling_mean, rolling_stds, shift
 
 if TYPE_CHECKING:
     from monitors.quality.checks.panel import Panel
@@ -61,10 +61,10 @@ def _level_breaks(panel: Panel, already: np.ndarray) -> None:
     lows = np.where(panel.traded, panel.low, np.nan)
     highs = np.where(panel.traded, panel.high, np.nan)
     old_span = window - age
-    support = shift(rolling_extreme(lows, old_span, np.fmin), age + 1)
-    resistance = shift(rolling_extreme(highs, old_span, np.fmax), age + 1)
-    recent_low = shift(rolling_extreme(lows, age, np.fmin))
-    recent_high = shift(rolling_extreme(highs, age, np.fmax))
+    support, recent_low = rolling_extremes(lows, [old_span, age], np.fmin)
+    resistance, recent_high = rolling_extremes(highs, [old_span, age], np.fmax)
+    support, resistance = shift(support, age + 1), shift(resistance, age + 1)
+    recent_low, recent_high = shift(recent_low), shift(recent_high)
     with np.errstate(invalid="ignore"):
         down = (recent_low >= support) & (panel.close < support * (1 - margin))
         up = (recent_high <= resistance) & (panel.close > resistance * (1 + margin))
