@@ -80,6 +80,8 @@ def _read_split(sql: str, params: list, middle: str) -> pd.DataFrame:
         before = pool.submit(_fetch_elsewhere, f"{sql} AND symbol < %s", [*params, middle])
         after = _fetch(f"{sql} AND symbol >= %s", [*params, middle])
         parts = [before.result(), after]
+    # An empty half's categories have no dtype of their own, which union_categoricals refuses to join.
+    parts = [part for part in parts if len(part)] or parts[:1]
     frame = pd.DataFrame({name: union_categoricals([part[name] for part in parts]) for name in ("symbol", "source")})
     for name in BAR_COLUMNS[2:]:
         frame[name] = pd.concat([part[name] for part in parts], ignore_index=True)
