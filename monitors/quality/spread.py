@@ -206,9 +206,8 @@ def examine(run: Examine, wanted: int, params: dict):
 
 def _seal(client, key: str, wanted: int, ttl: int) -> int:
     """Wait for up to `wanted - 1` joiners (QUALITY_SCAN_SHARD_JOIN_SECONDS at most), then fix the member count."""
-    deadline = time.monotonic() + conf.get("QUALITY_SCAN_SHARD_JOIN_SECONDS")
-    while int(client.get(f"{key}:members") or 0) < wanted - 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    _poll(lambda: int(client.get(f"{key}:members") or 0) >= wanted - 1, conf.get("QUALITY_SCAN_SHARD_JOIN_SECONDS"),
+          pause=0.01)
     return int(client.eval(SEAL, 2, f"{key}:members", f"{key}:size", ttl))
 
 
@@ -237,12 +236,8 @@ def join(key: str, run: Examine) -> dict:
 
 def _wait_for_size(client, key: str) -> int | None:
     """The member count once the coordinator fixes it; None when it never does (the scan is long gone)."""
-    deadline = time.monotonic() + conf.get("QUALITY_SCAN_SHARD_JOIN_SECONDS") + 5
-    while (size := client.get(f"{key}:size")) is None:
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.005)
-    return int(size)
+    size = _poll(lambda: client.get(f"{key}:size"), conf.get("QUALITY_SCAN_SHARD_JOIN_SECONDS") + 5, pause=0.005)
+    return None if size is None else int(size)
 
 
 def _member(client, key: str, index: int, size: int, run: Examine, published: tuple[dict, list[str]]):
@@ -269,20 +264,28 @@ def _log_stages(shard: Shard, symbols: int, started: float, cpu: float) -> None:
 
 
 def _results(client, key: str, size: int) -> list:
-    deadline = time.monotonic() + conf.get("QUALITY_SCAN_SHARD_TIMEOUT_SECONDS")
     found = {}
-    while len(found) < size - 1:
+
+    def all_in() -> bool:
         for member in range(1, size):
             if member not in found and (blob := client.get(f"{key}:result:{member}")) is not None:
                 outcome, value = _unpack(blob)
                 if outcome != "ok":
                     raise ShardFailed(f"member {member} failed: {value}")
                 found[member] = value
-        if len(found) < size - 1:
-            if time.monotonic() > deadline:
-                raise ShardFailed("a member did not finish in time")
-            time.sleep(0.005)
+        return len(found) == size - 1
+
+    if not _poll(all_in, conf.get("QUALITY_SCAN_SHARD_TIMEOUT_SECONDS"), pause=0.005):
+        raise ShardFailed("a member did not finish in time")
     return [found[member] for member in range(1, size)]
+
+
+def _poll(ready: Callable[[], object], seconds: float, *, pause: float):
+    """`ready()`'s first truthy answer, asked every `pause` seconds; its last (falsy) answer after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (answer := ready()) and time.monotonic() < deadline:
+        time.sleep(pause)
+    return answer
 
 
 def _merge(parts: list):
