@@ -15,6 +15,7 @@ from monitors.quality import loader, reads, spread, tasks
 from monitors.quality.models import Anomaly, PublishedAnomaly, Report, Scan
 from monitors.quality.scan import run_scan
 from monitors.quality.tests.builders import calm, daily, intraday, noisy_volume, sessions
+from tickstock_ops import testing
 from tickstock_ops.models import Alert, OutboxEvent
 
 LENGTH = 160
@@ -253,3 +254,30 @@ def test_a_shard_whose_range_holds_no_bars_leaves_its_medians_to_the_others(work
     assert sorted((part["shard"], part["symbols"]) for part in workers) == members
     assert single["scan"][4] == 90 and len(single["anomalies"]) >= 60
     assert sharded == single
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_django_q2_cluster_takes_its_shard_and_the_result_equals_one_process(redis_conn, settings):
+    """No stand-in for the task queue: the shard task goes through django-q2's broker to a `qcluster` process."""
+    from django_q.models import Success
+    from django_q.tasks import async_task
+
+    store_universe()
+    settings.QUALITY_SCAN_SHARD_JOIN_SECONDS = 10
+    as_of = DAYS[-1].tz_localize("UTC") + pd.Timedelta(hours=23)
+    cluster = testing.manage("qcluster", env=testing.process_env(Q_WORKERS="1"))
+    try:
+        async_task("math.floor", 1.5)  # the cluster is taking tasks once this one is done
+        testing.wait_until(lambda: Success.objects.filter(func="math.floor").exists(), timeout=120,
+                           what="the cluster to run its first task")
+        forget_scans()
+        single = outcome(run_scan(as_of=as_of, since=DAYS[90].tz_localize("UTC"), shards=1).scan)
+        forget_scans()
+        sharded = outcome(run_scan(as_of=as_of, since=DAYS[90].tz_localize("UTC"), shards=2).scan)
+        shard = testing.wait_until(lambda: Success.objects.filter(func=spread.TASK).first(), timeout=60,
+                                   what="the shard task's result")
+    finally:
+        testing.stop(cluster)
+    assert shard.result["shard"] == 1 and shard.result["of"] == 2 and shard.result["symbols"] > 0
+    for part in single:
+        assert sharded[part] == single[part], part
