@@ -73,7 +73,11 @@ class _Evidence:
         self.volume = np.where(panel.traded, panel.volume * volume_factor, np.nan)
         self.outliers = panel.bad_prints(self.close, self.open, self.prev)
         self.after_outlier = shift(ffill(np.where(panel.traded, self.outliers.astype(float), np.nan))) == 1
-        clean = np.where(self.outliers, np.nan, self.volume)
+        # Share volumes are log-normal: their typical level is the mean of their logs (an average is pulled up by
+        # the busiest days, which would make a real split's N× look smaller than it is).
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.log_volume = np.log(np.where(self.volume > 0, self.volume, np.nan))
+        clean = np.where(self.outliers, np.nan, self.log_volume)
         self.baseline = shift(rolling_mean(clean, conf.get("QUALITY_VOLUME_WINDOW"), panel.min_history))
         self.sessions_needed = conf.get("QUALITY_SPLIT_CONFIRM_SESSIONS")
         self.limit = np.log1p(panel.threshold("price_move_pct")[0] / 100)
@@ -106,19 +110,19 @@ class _Evidence:
         if self.panel.intraday:
             return "pending"  # minute bars alone never confirm a split; the daily scan does
         baseline = self.baseline[c.row, c.col]
-        if not np.isfinite(baseline) or baseline <= 0:
+        if not np.isfinite(baseline):
             return "pending"  # no volume history to judge by
-        day = np.log(self.volume[c.row, c.col] / baseline)
-        if abs(day - log_ratio) > np.log(SPLIT_DAY_VOLUME_BAND):
+        day = self.log_volume[c.row, c.col] - baseline
+        if not abs(day - log_ratio) <= np.log(SPLIT_DAY_VOLUME_BAND):
             return "refuted"  # a split day's volume is near N× its average, not a panic's (or a drought's)
         if len(after) < self.sessions_needed:
             return "pending"
         return "confirmed" if self._held(c, after, baseline) else "refuted"
 
     def _held(self, c: _Candidate, after: np.ndarray, baseline: float) -> bool:
-        """Share volume stayed near N× the old average and the price on the new basis."""
+        """Share volume stayed near N× its old level and the price on the new basis."""
         log_ratio = np.log(c.ratio)
-        volume = np.log(np.nanmedian(self.volume[after, c.col]) / baseline)
+        volume = np.nanmean(self.log_volume[after, c.col]) - baseline
         prices = np.abs(np.log(self.close[after, c.col] / self.close[c.row, c.col]))
         return bool(abs(volume - log_ratio) <= abs(log_ratio) / 2 and (prices <= abs(log_ratio) / 2).all())
 
@@ -147,13 +151,13 @@ class _Evidence:
             return
         row, col = c.row, c.col
         close, prev, opened = panel.close[row, col], self._prev_as_traded(c), panel.open[row, col]
-        volume = np.nanmedian(self.volume[after, col]) / self.baseline[row, col]
+        volume = np.exp(np.nanmean(self.log_volume[after, col]) - self.baseline[row, col])
         label = ratio_label(c.ratio)
         panel.findings.append(Finding(
             symbol=panel.symbols[col], type="corporate_action", severity="info", ts=panel.index[row],
             value=round(c.ratio, 4), threshold=None, certain_at=certain_at,
             detail=(f"opened {opened:.4g} and closed {close:.4g} after {prev:.4g} ({close / prev - 1:+.1%}), as "
-                    f"traded; share volume ×{volume:.1f} its old average over the {len(after)} sessions since "
+                    f"traded; share volume ×{volume:.1f} its old level over the {len(after)} sessions since "
                     f"and the price held: an unrecorded {label} split — record it"),
             extra={"ratio": label, "confirmed": f"{certain_at:%Y-%m-%d}"},
         ))
