@@ -11,7 +11,7 @@ import pandas as pd
 from monitors.quality import conf
 from monitors.quality.loader.results import LoadError, LoadResult, RowError
 from monitors.quality.loader.validation import COLUMNS
-from monitors.quality.loader.writer import store_chunks
+from monitors.quality.loader.writer import RepeatedAcrossChunks, store_chunks
 from monitors.quality.models import INTERVALS
 from tickstock_ops.progress import ProgressCallback
 
@@ -99,6 +99,14 @@ def _load_clean_file(path: str | Path, source: str, interval: str, progress: Pro
         raise LoadError(f"cannot read {path}: {error.strerror}") from error
     if lines is None:
         raise _RowByRow
+    try:
+        return _load_plain_file(path, positions, width, lines, source, interval, progress, streamed=True)
+    except RepeatedAcrossChunks:
+        return _load_plain_file(path, positions, width, lines, source, interval, progress, streamed=False)
+
+
+def _load_plain_file(path: str | Path, positions: list[int], width: int, lines: int, source: str, interval: str,
+                     progress: ProgressCallback | None, *, streamed: bool) -> LoadResult:
     result = LoadResult()
 
     def chunks() -> Iterator[tuple[list, np.ndarray]]:
@@ -120,7 +128,8 @@ def _load_clean_file(path: str | Path, source: str, interval: str, progress: Pro
         if result.rows != lines - 1:
             raise _RowByRow
 
-    store_chunks(_reported(chunks(), result, lines - 1, progress, "reading"), result, source, interval)
+    store_chunks(_reported(chunks(), result, lines - 1, progress, "reading"), result, source, interval,
+                 streamed=streamed)
     _note_empty(result)
     return result
 
