@@ -7,6 +7,7 @@ stays near N× and a price that holds. Confirmed, it becomes a `corporate_action
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +19,10 @@ from monitors.quality.checks.findings import Finding
 if TYPE_CHECKING:
     from monitors.quality.checks.panel import Panel
 
-SPLIT_RATIOS = (1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 15.0, 20.0, 25.0, 50.0, 100.0)
+# New shares per old in the forward splits of US listings (5:4 and 4:3 in older decades, Apple's 7:1 of 2014,
+# Chipotle's 50:1 of 2024); reverse splits are their inverses.
+SPLIT_RATIOS = (1.25, 4 / 3, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0,
+                50.0, 100.0, 200.0)
 SPLIT_TOLERANCE = 0.06  # the close within 6% of the old close divided by the ratio
 SPLIT_OPEN_TOLERANCE = 0.10  # the open within 10% of it: the day traded on the new basis
 # A split day's share volume is about N× the old average (N = new shares per old), within this factor either way;
@@ -84,15 +88,22 @@ class _Evidence:
         self._peers = None
 
     def candidates(self) -> list[_Candidate]:
+        """Big moves whose close is near a split ratio, or whose open is and whose close then moved less than the
+        price threshold on the new basis: a split takes effect at the open, and the day trades on (Tesla's 5:1
+        split day closed 12.6% up: 4.44× below the old close, nearer 4:1 than 5:1 by the close alone)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             jump = self.prev / self.close
+            gap = self.prev / self.open
             big = self.panel.traded & (np.abs(np.log(jump)) > 0.9 * self.limit[None, :])
-        ratios = np.array([*SPLIT_RATIOS, *(1 / r for r in SPLIT_RATIOS)])
         found = []
         for row, col in zip(*np.nonzero(np.nan_to_num(big, nan=0).astype(bool)), strict=True):
-            ratio = ratios[np.argmin(np.abs(np.log(jump[row, col] / ratios)))]
-            if abs(jump[row, col] / ratio - 1) <= SPLIT_TOLERANCE:
-                found.append(_Candidate(int(row), int(col), float(ratio)))
+            ratio = _nearest_ratio(jump[row, col])
+            if abs(jump[row, col] / ratio - 1) > SPLIT_TOLERANCE:
+                ratio = _nearest_ratio(gap[row, col])
+                day = abs(np.log(ratio / jump[row, col]))
+                if not (abs(gap[row, col] / ratio - 1) <= SPLIT_OPEN_TOLERANCE and day < self.limit[col]):
+                    continue
+            found.append(_Candidate(int(row), int(col), float(ratio)))
         return found
 
     def outcome(self, c: _Candidate) -> str:
@@ -167,7 +178,18 @@ class _Evidence:
         return float(self.panel.close[earlier[-1], c.col])
 
 
+RATIOS = np.array([*SPLIT_RATIOS, *(1 / r for r in SPLIT_RATIOS)])
+
+
+def _nearest_ratio(move: float) -> float:
+    """The split ratio nearest `move` (old price ÷ new) in log terms; a NaN move (no open) matches none."""
+    if not np.isfinite(move) or move <= 0:
+        return np.nan
+    return float(RATIOS[np.argmin(np.abs(np.log(move / RATIOS)))])
+
+
 def ratio_label(ratio: float) -> str:
-    if ratio >= 1:
-        return f"{ratio:g}:1" if ratio == int(ratio) else f"{int(ratio * 2)}:2"
-    return f"1:{1 / ratio:g}"
+    """"2:1", "3:2", "5:4", "1:10": new shares for old."""
+    fraction = Fraction(max(ratio, 1 / ratio)).limit_denominator(12)
+    new, old = fraction.numerator, fraction.denominator
+    return f"{new}:{old}" if ratio >= 1 else f"{old}:{new}"

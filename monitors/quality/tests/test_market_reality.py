@@ -143,6 +143,58 @@ def test_a_one_for_ten_reverse_split_recorded_or_confirmed():
     assert abs(on_the_day[0].value - raw_move(bars, 60)) < 1 and "1:10 split" in on_the_day[0].detail
 
 
+def test_a_split_on_a_day_the_stock_also_rose_thirteen_percent_is_known_by_its_open():
+    """Tesla's 5:1 split of 2020-08-31: it opened at 444.61 after a close of 2,213.40 (÷4.98) and closed at 498.32,
+    +12.6% on the new basis: ÷4.44 as traded, nearer 4:1 than 5:1 by the close alone."""
+    closes, volume = calm(90, seed=3), noisy_volume(90, seed=4)
+    closes[60:] *= 1.126 / 5
+    volume[60:] *= 5
+    opens = np.r_[closes[0], closes[:-1]]
+    opens[60] = closes[59] / 5 * 1.004
+    bars = shaped("TSL", closes, opens, volume)
+    assert 4.3 < closes[59] / closes[60] < 4.6
+    findings = run(bars, AFTER)
+    [action] = of_type(findings, "corporate_action")
+    assert action.ts == on(60) and action.extra["ratio"] == "5:1"
+    assert [f.type for f in findings if f.type in ("price_anomaly", "price_gap", "volume_spike")] == []
+    on_the_day = of_type(run(bars.iloc[:61], DAYS[60] + pd.Timedelta(hours=22)), "price_anomaly")
+    assert "if this is a 5:1 split, record it" in on_the_day[0].detail
+
+
+@pytest.mark.parametrize(("ratio", "label", "opened", "closed"), [
+    (7.0, "7:1", 645.57 / 92.70, 645.57 / 93.70),      # Apple, 2014-06-09
+    (50.0, "50:1", 3210.79 / 64.94, 3210.79 / 65.26),  # Chipotle, 2024-06-26
+    (1.25, "5:4", 1.25 / 1.003, 1.25 / 1.01),          # a 5:4 split of the 1990s
+    (1 / 20, "1:20", 1 / 19.6, 1 / 18.2),             # a reverse split that sagged 7% on the day
+])
+def test_real_split_ratios_are_recognised(ratio, label, opened, closed):
+    closes, volume = calm(90, seed=7), noisy_volume(90, seed=8)
+    closes[60:] *= closes[59] / closed / closes[60]  # the day's close as it traded, the rest on its basis
+    opens = np.r_[closes[0], closes[:-1]]
+    opens[60] = closes[59] / opened
+    volume[60:] *= ratio
+    findings = run(shaped("SPL", closes, opens, volume), AFTER)
+    [action] = of_type(findings, "corporate_action")
+    assert action.ts == on(60) and action.extra["ratio"] == label
+    assert [f.type for f in findings if f.type in ("price_anomaly", "price_gap", "volume_spike",
+                                                   "volume_drought")] == []
+
+
+def test_a_crash_that_opens_near_a_split_ratio_on_panic_volume_is_no_split():
+    """A profit warning overnight: the stock opens at half its close and trades 20× its volume; it is not
+    confirmed as a 2:1 split however near the ratio its open was."""
+    closes, volume = calm(90, seed=5), noisy_volume(90, seed=6)
+    closes[60:] *= 0.44
+    volume[60] *= 20
+    volume[61:66] *= 3
+    opens = np.r_[closes[0], closes[:-1]]
+    opens[60] = closes[59] * 0.5
+    findings = run(shaped("WARN", closes, opens, volume), AFTER)
+    assert of_type(findings, "corporate_action") == []
+    [anomaly] = of_type(findings, "price_anomaly")
+    assert anomaly.ts == on(60) and anomaly.severity == "critical"
+
+
 def test_a_halving_whose_volume_falls_back_is_refuted_and_stays_a_price_anomaly():
     closes, volume = calm(90), noisy_volume(90)
     closes[60:] /= 2
