@@ -268,14 +268,31 @@ def assert_each_bar_stored_once(frame: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(stored(frame), expected(frame), check_dtype=False)
 
 
+def consumers_waiting(client) -> int:
+    """Connections blocked reading the stream (an idle consumer leaves the group's list, so not XINFO)."""
+    database = client.connection_pool.connection_kwargs["db"]
+    return sum(1 for entry in client.client_list() if entry.get("cmd") == "xreadgroup"
+               and "b" in entry.get("flags", "") and int(entry.get("db", -1)) == database)
+
+
 @pytestmark_processes
 def test_100000_bars_through_two_consumers(redis_conn):
     frame = minute_bars(2_000, 50)
-    publish(redis_conn, frame)
-    workers = [start_consumer("--once") for _ in range(2)]
-    outputs = [worker.communicate(timeout=300) for worker in workers]
+    # Both consumers wait on the stream before the bars arrive: a consumer that started seconds before the other
+    # (a loaded machine) must not find the whole stream to itself.
+    workers = [start_consumer() for _ in range(2)]
+    try:
+        testing.wait_until(lambda: consumers_waiting(redis_conn) == 2, timeout=120, what="both consumers waiting")
+        publish(redis_conn, frame)
+        testing.wait_until(lambda: Bar.objects.count() == len(frame) and pending(redis_conn) == 0, timeout=300,
+                           pause=0.5, what="every bar stored and acknowledged")
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+    outputs = [worker.communicate(timeout=120) for worker in workers]
 
     assert [worker.returncode for worker in workers] == [0, 0], outputs
+    outputs = [(out.splitlines()[-1], err) for out, err in outputs]  # after the "consuming … as …" line
     counts = [int(out.split(" entries")[0]) for out, _ in outputs]
     assert sum(counts) == len(frame) == 100_000 and min(counts) > 0, counts
     assert_each_bar_stored_once(frame)
