@@ -10,8 +10,7 @@ from django.utils import timezone
 from equity_rules import processing, queue, versions
 from equity_rules.models import EquityType
 from equity_rules.tests.conftest import make_security
-from monitors.quality import loader
-from monitors.quality.scan import run_scan
+from monitors.quality import loader, scan
 from tickstock_ops import alerts, events
 from tickstock_ops.notify import deliver
 from tickstock_ops.notify.tests.servers import JsonReceiver
@@ -31,15 +30,18 @@ def fresh_minute_bars(symbol: str, price: float, now: pd.Timestamp, minutes: int
 
 
 def test_a_scan_a_rule_change_an_event_and_a_notification_fill_the_histograms(redis_conn, admin_client, settings,
-                                                                              django_capture_on_commit_callbacks):
+                                                                              django_capture_on_commit_callbacks,
+                                                                              monkeypatch):
     receiver = JsonReceiver().start()
     settings.TICKSTOCK_NOTIFY_URLS = receiver.url
+    # Minute bars are judged in regular hours only: the scan runs "now" at 11:00 in New York, whenever the test does.
+    now = pd.Timestamp("2025-07-01 11:00", tz="America/New_York").tz_convert("UTC")
+    monkeypatch.setattr(scan, "wall_clock", lambda: now + pd.Timedelta(seconds=5))
     try:
         # Each step's samples are counted in Redis when its transaction commits.
         with django_capture_on_commit_callbacks(execute=True):
-            now = pd.Timestamp.now(tz="UTC")
             loader.upsert_frame(fresh_minute_bars("AAA", 50.0, now), source="csv", interval="1m")
-            run_scan(as_of=now.to_pydatetime(), interval="1m")
+            scan.run_scan(as_of=now.to_pydatetime(), interval="1m")
         with django_capture_on_commit_callbacks(execute=True):
             tiny = make_security("TINY", aum=21_000_000)
             etf = EquityType.objects.get(equity_type="etf")

@@ -233,10 +233,15 @@ def anomaly_event(finding: checks.Finding, interval: str, scan_id: int) -> dict:
             "interval": interval, "source": finding.source}
 
 
+def wall_clock() -> pd.Timestamp:
+    """The real time, which detection delays are measured against (a test sets it to market hours)."""
+    return pd.Timestamp.now(tz="UTC")
+
+
 def _detection_delays(findings: list[checks.Finding], interval: str, profiles) -> list[float]:
     """Seconds from the end of each anomalous bar to now, for bars that ended within the last day: a scan of old
     history measures nothing."""
-    now = pd.Timestamp.now(tz="UTC")
+    now = wall_clock()
     closes: dict[tuple, pd.Timestamp] = {}
     delays = []
     for finding in findings:
