@@ -242,9 +242,13 @@ def _detection_delays(findings: list[checks.Finding], interval: str, profiles) -
     """Seconds from the end of each anomalous bar to now, for bars that ended within the last day: a scan of old
     history measures nothing."""
     now = wall_clock()
+    # A bar (daily: its day, stamped at midnight UTC) from before yesterday cannot have ended within the last day.
+    recent = now - pd.Timedelta(days=3)
     closes: dict[tuple, pd.Timestamp] = {}
     delays = []
     for finding in findings:
+        if calendar.utc(finding.ts) < recent:
+            continue
         if interval == "1d":
             day, exchange = finding.ts.tz_localize(None).normalize(), profiles[finding.symbol].exchange
             if (day, exchange) not in closes:
