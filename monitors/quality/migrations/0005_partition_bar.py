@@ -15,32 +15,38 @@ TABLE = """CREATE TABLE {name} (
 ) {partitioning}"""
 
 
-def _set_aside(cursor) -> None:
+def _rebuild(cursor, partitioning: str, make_partitions=None) -> None:
+    """Set the bar table aside, create it anew (`partitioning`, then `make_partitions(cursor)`), copy every bar
+    back and drop the old table."""
     cursor.execute("ALTER TABLE quality_bar RENAME TO quality_bar_old")
     cursor.execute("ALTER TABLE quality_bar_old RENAME CONSTRAINT quality_bar_pkey TO quality_bar_old_pkey")
     cursor.execute("ALTER INDEX quality_bar_ts_brin RENAME TO quality_bar_old_ts_brin")
+    cursor.execute(TABLE.format(name="quality_bar", partitioning=partitioning))
+    cursor.execute("CREATE INDEX quality_bar_ts_brin ON quality_bar USING brin (ts)")
+    if make_partitions:
+        make_partitions(cursor)
+    cursor.execute(f"INSERT INTO quality_bar ({COLUMNS}) SELECT {COLUMNS} FROM quality_bar_old")
+    cursor.execute("DROP TABLE quality_bar_old")
+
+
+def _partitions_for_stored_bars(cursor) -> None:
+    from monitors.quality import partitions
+
+    for interval in INTERVALS:
+        cursor.execute(f"CREATE TABLE quality_bar_{interval} PARTITION OF quality_bar FOR VALUES IN"
+                       f" ('{interval}') PARTITION BY RANGE (ts)")
+        cursor.execute(f"CREATE TABLE quality_bar_{interval}_default PARTITION OF quality_bar_{interval} DEFAULT")
+        cursor.execute("SELECT DISTINCT date_trunc('month', ts AT TIME ZONE 'UTC') FROM quality_bar_old"
+                       " WHERE interval = %s", [interval])
+        months = np.array([np.datetime64(row[0], "ns") for row in cursor.fetchall()], dtype="datetime64[ns]")
+        partitions.ensure(interval, partitions.span_starts(interval, months.astype(np.int64)))
 
 
 def partition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
-    from monitors.quality import partitions
-
     with schema_editor.connection.cursor() as cursor:
-        _set_aside(cursor)
-        cursor.execute(TABLE.format(name="quality_bar", partitioning="PARTITION BY LIST (interval)"))
-        cursor.execute("CREATE INDEX quality_bar_ts_brin ON quality_bar USING brin (ts)")
-        for interval in INTERVALS:
-            cursor.execute(f"CREATE TABLE quality_bar_{interval} PARTITION OF quality_bar FOR VALUES IN"
-                           f" ('{interval}') PARTITION BY RANGE (ts)")
-            cursor.execute(f"CREATE TABLE quality_bar_{interval}_default PARTITION OF quality_bar_{interval} DEFAULT")
-            cursor.execute("SELECT DISTINCT date_trunc('month', ts AT TIME ZONE 'UTC') FROM quality_bar_old"
-                           " WHERE interval = %s", [interval])
-            months = np.array([np.datetime64(row[0], "M") for row in cursor.fetchall()], dtype="datetime64[M]")
-            span = partitions.span_months(interval)
-            partitions.ensure(interval, np.unique(months.astype(np.int64) // span * span).astype("datetime64[M]"))
-        cursor.execute(f"INSERT INTO quality_bar ({COLUMNS}) SELECT {COLUMNS} FROM quality_bar_old")
-        cursor.execute("DROP TABLE quality_bar_old")
+        _rebuild(cursor, "PARTITION BY LIST (interval)", _partitions_for_stored_bars)
         cursor.execute("ANALYZE quality_bar")
 
 
@@ -48,11 +54,7 @@ def unpartition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
-        _set_aside(cursor)
-        cursor.execute(TABLE.format(name="quality_bar", partitioning=""))
-        cursor.execute("CREATE INDEX quality_bar_ts_brin ON quality_bar USING brin (ts)")
-        cursor.execute(f"INSERT INTO quality_bar ({COLUMNS}) SELECT {COLUMNS} FROM quality_bar_old")
-        cursor.execute("DROP TABLE quality_bar_old")
+        _rebuild(cursor, "")
 
 
 class Migration(migrations.Migration):
