@@ -80,6 +80,18 @@ SPAN_ROW = np.dtype([("fields", ">i2"), ("code_len", ">i4"), ("code", ">i4"), ("
                      ("last_len", ">i4"), ("last", ">i8")])
 
 
+def _binary_rows(chunk: Chunk, layout: np.dtype) -> np.ndarray:
+    """The chunk's timestamps, prices and volumes in a binary COPY `layout`, each field's length filled in."""
+    rows = np.empty(len(chunk), dtype=layout)
+    for name in layout.names:
+        if name.endswith("_len"):
+            rows[name] = layout[name.removesuffix("_len")].itemsize
+    rows["ts"] = chunk.ts // 1000 - pgcopy.PG_EPOCH_US
+    for name in ("open", "high", "low", "close", "volume"):
+        rows[name] = getattr(chunk, name)
+    return rows
+
+
 class _PostgresWriter:
     """Each chunk goes into a temporary staging table with a binary COPY built straight from the arrays
     (symbols as small integer codes, their names in a second staging table); then the stored bars the staged
@@ -142,18 +154,12 @@ class _PostgresWriter:
         return struct.pack(">h", 9) + b"".join(struct.pack(">i", len(field)) + field for field in fields)
 
     def _stage(self, chunk: Chunk, codes: np.ndarray) -> None:
-        rows = np.empty(len(chunk), dtype=COPY_ROW)
+        rows = _binary_rows(chunk, COPY_ROW)
         rows["fields"] = 8
-        for name, size in (("line", 8), ("code", 4), ("ts", 8), ("open", 8), ("high", 8), ("low", 8), ("close", 8),
-                           ("volume", 8)):
-            rows[f"{name}_len"] = size
         rows["line"] = chunk.line
         rows["code"] = codes
         self.keys_code.append(codes)
         self.keys_ts.append(chunk.ts)
-        rows["ts"] = chunk.ts // 1000 - pgcopy.PG_EPOCH_US
-        for name in ("open", "high", "low", "close", "volume"):
-            rows[name] = getattr(chunk, name)
         with connection.cursor() as cursor:
             cursor.cursor.copy_expert(
                 "COPY quality_bar_staging (line, code, ts, open, high, low, close, volume) FROM STDIN WITH BINARY",
@@ -180,11 +186,7 @@ class _PostgresWriter:
             if self.stored_read:
                 return False  # the stored bars just read serve the staged chunk's statements
             cursor.execute("DROP TABLE quality_span_staging, quality_stored_staging")
-            fixed = np.empty(len(chunk), dtype=BAR_FIELDS)
-            for name in ("ts", "open", "high", "low", "close", "volume"):
-                fixed[f"{name}_len"] = 8
-                fixed[name] = getattr(chunk, name)
-            fixed["ts"] = chunk.ts // 1000 - pgcopy.PG_EPOCH_US
+            fixed = _binary_rows(chunk, BAR_FIELDS)
             try:
                 with transaction.atomic():
                     cursor.cursor.copy_expert(
